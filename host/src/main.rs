@@ -1,0 +1,3 @@
+//! Reference host engine.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Read-only Okta connector.
