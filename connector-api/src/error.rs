@@ -111,7 +111,7 @@ pub struct ConnectorError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     remediation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    vendor: Option<VendorDetails>,
+    vendor: Option<Box<VendorDetails>>,
 }
 
 macro_rules! constructors {
@@ -171,7 +171,7 @@ impl ConnectorError {
     /// Attaches what the source system said.
     #[must_use]
     pub fn with_vendor(mut self, details: VendorDetails) -> Self {
-        self.vendor = Some(details);
+        self.vendor = Some(Box::new(details));
         self
     }
 
@@ -199,7 +199,7 @@ impl ConnectorError {
 
     /// The vendor details, if any.
     pub fn vendor(&self) -> Option<&VendorDetails> {
-        self.vendor.as_ref()
+        self.vendor.as_deref()
     }
 }
 
