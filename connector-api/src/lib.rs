@@ -18,6 +18,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod abi;
 pub mod context;
 pub mod error;
 pub mod model;
@@ -36,3 +37,10 @@ pub use model::{
 
 /// Re-exported so connectors and hosts name the same secret type.
 pub use secrecy;
+
+/// Implementation details of [`export_connector!`]; not part of the public API.
+#[cfg(feature = "plugin")]
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::abi::export::*;
+}
