@@ -12,7 +12,7 @@
 //! * [`abi`] — the C-ABI plug-in boundary: [`export_connector!`] for connector `cdylib`s
 //!   (feature `plugin`) and [`abi::loader`] for hosts (feature `loader`). This is the only module
 //!   with `unsafe` code.
-//! * `testkit` (feature) — conformance checks every connector must pass.
+//! * [`testkit`] (feature `testkit`) — conformance checks every connector must pass.
 //!
 //! Data flows one way: source → connector → (optionally the C ABI) → host → store.
 #![deny(unsafe_code)]
@@ -24,6 +24,9 @@ pub mod error;
 pub mod model;
 
 mod connector;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use connector::{ChangeSink, Connector, ConnectorFactory, FnFactory, VecSink};
 pub use context::{

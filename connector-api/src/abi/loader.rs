@@ -634,6 +634,12 @@ impl Connector for PluginConnector {
                             }
                         }
                     };
+                    // A sink may cancel the run while storing a batch: tell the plug-in before
+                    // it resumes, so it stops at once.
+                    if ctx.is_cancelled() && !forwarded {
+                        forwarded = true;
+                        cancel.cancel();
+                    }
                     let _ = accepted.send(ok);
                 }
                 joined = &mut task => break joined,

@@ -5,5 +5,10 @@
 //! this target (`--test abi`) needs `cargo build -p connector-api --examples` first.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[path = "../../examples/support/directory.rs"]
+mod directory;
+
 mod boundary;
+mod conformance;
 mod plugins;
+mod python;
