@@ -1,0 +1,305 @@
+//! The one HTTP client: rustls (ring provider, platform trust store), gzip, timeouts, no
+//! redirects, and the API token sent only to the configured origin as a sensitive header.
+//!
+//! This module makes single attempts; [`super::retry`] decides what to do with failures.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
+use url::Url;
+
+use connector_api::{ConnectorError, Result};
+
+use crate::config::{ApiToken, Config};
+
+/// The origin requests go to, and the hosts whose `next` links may be re-homed onto it.
+#[derive(Debug, Clone)]
+pub struct ApiOrigin {
+    base: Url,
+    org_domain: String,
+    admin_domain: Option<String>,
+}
+
+impl ApiOrigin {
+    /// The origin of `config`.
+    pub fn new(config: &Config) -> Self {
+        ApiOrigin {
+            base: config.base_url.clone(),
+            org_domain: config.org_domain.clone(),
+            admin_domain: config.admin_domain(),
+        }
+    }
+
+    /// `path_and_query` (e.g. `/api/v1/users?limit=200`) on the configured origin.
+    pub fn url(&self, path: &str) -> Url {
+        let mut u = self.base.clone();
+        u.set_path(path);
+        u
+    }
+
+    /// The org host, for messages.
+    pub fn org_domain(&self) -> &str {
+        &self.org_domain
+    }
+
+    /// Decides whether a URL the server handed us (a `next` link) may be requested with the
+    /// token. The configured origin is accepted as is; the org's own host and its `-admin`
+    /// host (Okta puts the latter in some `next` links) are re-homed onto the configured origin
+    /// keeping only path and query; any other host is refused.
+    ///
+    /// # Errors
+    /// The foreign host, for the error message.
+    pub fn admit(&self, url: Url) -> std::result::Result<Url, String> {
+        if url.origin() == self.base.origin() {
+            return Ok(url);
+        }
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let ours = host == self.org_domain || self.admin_domain.as_deref() == Some(host.as_str());
+        if ours && url.scheme() == "https" && url.username().is_empty() && url.password().is_none()
+        {
+            let mut rehomed = self.base.clone();
+            rehomed.set_path(url.path());
+            rehomed.set_query(url.query());
+            return Ok(rehomed);
+        }
+        Err(host)
+    }
+
+    fn is_ours(&self, url: &Url) -> bool {
+        url.origin() == self.base.origin()
+    }
+}
+
+/// A response as read from the wire.
+#[derive(Debug)]
+pub struct RawResponse {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The whole (decompressed) body.
+    pub body: Bytes,
+}
+
+/// Why an attempt produced no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// The host name does not resolve (wrong OrgDomain or region).
+    Dns(String),
+    /// TLS failed (certificate not trusted, TLS-intercepting proxy…).
+    Tls(String),
+    /// The request or the body read timed out.
+    Timeout(String),
+    /// Connecting failed, or the connection dropped before the whole response arrived.
+    Connection(String),
+    /// The URL is not on the configured origin: the token is never sent there.
+    ForeignOrigin(String),
+}
+
+impl TransportError {
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Timeout(_) | TransportError::Connection(_)
+        )
+    }
+
+    /// A short description for logs and errors.
+    pub fn describe(&self) -> String {
+        match self {
+            TransportError::Dns(m) => format!("host name lookup failed: {m}"),
+            TransportError::Tls(m) => format!("TLS failed: {m}"),
+            TransportError::Timeout(m) => format!("timed out: {m}"),
+            TransportError::Connection(m) => format!("connection failed: {m}"),
+            TransportError::ForeignOrigin(h) => format!("refused to send the token to {h}"),
+        }
+    }
+
+    fn from_reqwest(err: reqwest::Error) -> Self {
+        let timeout = err.is_timeout();
+        let chain = error_chain(err.without_url());
+        let lower = chain.to_ascii_lowercase();
+        if timeout {
+            TransportError::Timeout(chain)
+        } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+            TransportError::Dns(chain)
+        } else if lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+        {
+            TransportError::Tls(chain)
+        } else {
+            TransportError::Connection(chain)
+        }
+    }
+}
+
+fn error_chain(err: reqwest::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// The HTTP client of one connector instance.
+pub struct HttpClient {
+    inner: reqwest::Client,
+    origin: ApiOrigin,
+    token: ApiToken,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("origin", &self.origin.base.as_str())
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// Builds the client. Does not contact the network.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Internal`](connector_api::ErrorKind) when TLS cannot be set up.
+    pub fn new(config: &Config, token: ApiToken) -> Result<Self> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
+            ConnectorError::internal(format!("cannot load the platform's TLS trust store: {e}"))
+        })?;
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ConnectorError::internal(format!("cannot configure TLS: {e}")))?
+            .dangerous() // a verifier, not "no verification": the platform's trust store
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("okta-connector/", env!("CARGO_PKG_VERSION"))),
+        );
+        let inner = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .default_headers(headers)
+            .gzip(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(15)))
+            .timeout(config.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(config.max_concurrency as usize + 4)
+            .build()
+            .map_err(|e| ConnectorError::internal(format!("cannot build the HTTP client: {e}")))?;
+        Ok(HttpClient {
+            inner,
+            origin: ApiOrigin::new(config),
+            token,
+        })
+    }
+
+    /// The configured origin.
+    pub fn origin(&self) -> &ApiOrigin {
+        &self.origin
+    }
+
+    /// One GET attempt: sends the request and reads the whole body.
+    ///
+    /// # Errors
+    /// A [`TransportError`] when no complete response arrived (or the URL is foreign).
+    pub async fn get(&self, url: &Url) -> std::result::Result<RawResponse, TransportError> {
+        if !self.origin.is_ours(url) {
+            return Err(TransportError::ForeignOrigin(
+                url.host_str().unwrap_or_default().to_owned(),
+            ));
+        }
+        let mut auth =
+            HeaderValue::try_from(format!("SSWS {}", self.token.expose())).map_err(|_| {
+                TransportError::Connection("the API token is not a valid header value".into())
+            })?;
+        auth.set_sensitive(true);
+        let resp = self
+            .inner
+            .get(url.clone())
+            .header(AUTHORIZATION, auth)
+            .send()
+            .await
+            .map_err(TransportError::from_reqwest)?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(TransportError::from_reqwest)?;
+        Ok(RawResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigJson;
+
+    fn config(base: Option<&str>) -> Config {
+        let mut json: ConfigJson = serde_json::from_value(serde_json::json!({
+            "OrgDomain": "contoso.okta.com"
+        }))
+        .unwrap();
+        json.api_base_url = base.map(str::to_owned);
+        Config::validate(json).unwrap()
+    }
+
+    #[test]
+    fn admits_own_origin_and_rehomes_org_hosts() {
+        let o = ApiOrigin::new(&config(Some("http://127.0.0.1:9000")));
+        let own = Url::parse("http://127.0.0.1:9000/api/v1/users?after=00u2").unwrap();
+        assert_eq!(o.admit(own.clone()).unwrap(), own);
+        let admin =
+            Url::parse("https://contoso-admin.okta.com/api/v1/users?after=00u2&limit=2").unwrap();
+        assert_eq!(
+            o.admit(admin).unwrap().as_str(),
+            "http://127.0.0.1:9000/api/v1/users?after=00u2&limit=2"
+        );
+        let org = Url::parse("https://contoso.okta.com/api/v1/groups?after=x").unwrap();
+        assert_eq!(
+            o.admit(org).unwrap().as_str(),
+            "http://127.0.0.1:9000/api/v1/groups?after=x"
+        );
+        for foreign in [
+            "https://evil.example.com/api/v1/users?after=1",
+            "https://other-admin.okta.com/api/v1/users",
+            "http://contoso.okta.com/api/v1/users",
+            "https://user@contoso.okta.com/api/v1/users",
+            "http://127.0.0.1:9001/api/v1/users",
+        ] {
+            assert!(o.admit(Url::parse(foreign).unwrap()).is_err(), "{foreign}");
+        }
+    }
+
+    #[tokio::test]
+    async fn never_sends_to_a_foreign_origin() {
+        let c = HttpClient::new(&config(None), ApiToken::for_tests("canary-5f2e9b")).unwrap();
+        let err = c
+            .get(&Url::parse("https://evil.example.com/api/v1/users").unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            TransportError::ForeignOrigin("evil.example.com".into())
+        );
+        assert!(!format!("{c:?}").contains("canary"));
+    }
+}

@@ -1,0 +1,311 @@
+//! The one pagination helper: follows Okta's `Link: <…>; rel="next"` until it stops.
+//!
+//! Okta sends `self` and `next` as separate `Link` header lines (sometimes comma-joined in one);
+//! [`parse_links`] reads every value. A `next` link is followed as given (the `after` cursor is
+//! opaque), but only on the configured origin: the org's own host and its `-admin` host are
+//! re-homed onto it, anything else is refused. A `next` that points at a page already read ends
+//! the run with a protocol error instead of looping forever. Every page goes through
+//! [`OktaClient::fetch`](super::OktaClient::fetch), so pacing and retries apply to each.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use reqwest::header::LINK;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use connector_api::{ConnectorError, Result};
+
+use super::OktaClient;
+use super::errors::RequestInfo;
+use super::rate_limit::{Bucket, parse_http_date};
+use crate::telemetry::{PageFetched, RunTelemetry};
+
+/// The relations of interest in a set of `Link` headers.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Links {
+    /// `rel="next"`.
+    pub next: Option<String>,
+    /// `rel="self"`.
+    pub this: Option<String>,
+}
+
+/// Parses every `Link` header value (RFC 8288): `<uri>; rel="next"`, several links per value
+/// separated by commas, parameters quoted or not, several relation types per link.
+pub fn parse_links<'a>(values: impl IntoIterator<Item = &'a str>) -> Links {
+    let mut links = Links::default();
+    for value in values {
+        let mut rest = value;
+        loop {
+            rest = rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+            let Some(after_lt) = rest.strip_prefix('<') else {
+                break;
+            };
+            let Some(end) = after_lt.find('>') else {
+                break;
+            };
+            let target = &after_lt[..end];
+            rest = &after_lt[end + 1..];
+            // Parameters up to the next comma outside quotes.
+            let mut in_quotes = false;
+            let params_end = rest
+                .char_indices()
+                .find(|&(_, c)| {
+                    if c == '"' {
+                        in_quotes = !in_quotes;
+                    }
+                    c == ',' && !in_quotes
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            let params = &rest[..params_end];
+            rest = &rest[params_end..];
+            for param in params.split(';') {
+                let Some((name, val)) = param.split_once('=') else {
+                    continue;
+                };
+                if !name.trim().eq_ignore_ascii_case("rel") {
+                    continue;
+                }
+                for rel in val.trim().trim_matches('"').split_ascii_whitespace() {
+                    let slot = if rel.eq_ignore_ascii_case("next") {
+                        &mut links.next
+                    } else if rel.eq_ignore_ascii_case("self") {
+                        &mut links.this
+                    } else {
+                        continue;
+                    };
+                    if slot.is_none() {
+                        *slot = Some(target.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    links
+}
+
+/// One decoded page.
+#[derive(Debug)]
+pub struct Page<T> {
+    /// The objects on the page.
+    pub items: Vec<T>,
+    /// 1-based page number.
+    pub number: u64,
+    /// The server's `Date` of the answer, epoch seconds.
+    pub date: Option<i64>,
+}
+
+/// Consecutive empty pages tolerated before the listing is declared broken.
+const MAX_EMPTY_PAGES: u32 = 50;
+
+/// Walks one Okta list endpoint page by page.
+#[derive(Debug)]
+pub struct Pager<T> {
+    next: Option<Url>,
+    endpoint: &'static str,
+    bucket: Bucket,
+    group: Option<String>,
+    user_search_filter: Option<String>,
+    seen: HashSet<String>,
+    number: u64,
+    empty_streak: u32,
+    _items: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Pager<T> {
+    /// A pager starting at `first` (which carries the query: limit, filter, search).
+    pub fn new(first: Url, endpoint: &'static str, bucket: Bucket) -> Self {
+        let mut seen = HashSet::new();
+        seen.insert(first.as_str().to_owned());
+        Pager {
+            next: Some(first),
+            endpoint,
+            bucket,
+            group: None,
+            user_search_filter: None,
+            seen,
+            number: 0,
+            empty_streak: 0,
+            _items: std::marker::PhantomData,
+        }
+    }
+
+    /// Names the group a member listing belongs to (for logs).
+    #[must_use]
+    pub fn for_group(mut self, group: &str) -> Self {
+        self.group = Some(group.to_owned());
+        self
+    }
+
+    /// Marks the listing as carrying the operator's `UserSearchFilter` (for a 400's message).
+    #[must_use]
+    pub fn with_user_search_filter(mut self, filter: Option<&str>) -> Self {
+        self.user_search_filter = filter.map(str::to_owned);
+        self
+    }
+
+    /// Reads the next page; `None` when the listing is complete.
+    ///
+    /// # Errors
+    /// The request's classified failure, or a protocol error for a foreign or looping `next`.
+    pub async fn next_page(
+        &mut self,
+        client: &OktaClient,
+        tel: &RunTelemetry,
+    ) -> Result<Option<Page<T>>> {
+        let Some(url) = self.next.take() else {
+            return Ok(None);
+        };
+        let req = RequestInfo {
+            endpoint: self.endpoint,
+            bucket: self.bucket,
+            org: client.http.origin().org_domain(),
+            user_search_filter: self.user_search_filter.as_deref(),
+        };
+        let started = client.clock.now();
+        let fetched = client.fetch(&url, &req, tel, decode_list::<T>).await?;
+        self.number += 1;
+        let date = fetched
+            .headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date);
+        let links = parse_links(
+            fetched
+                .headers
+                .get_all(LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
+        let items = fetched.value;
+        if let Some(href) = links.next {
+            self.next = Some(self.admit_next(client, &url, &href, items.is_empty())?);
+        }
+        tel.emit(&PageFetched {
+            endpoint: self.endpoint,
+            group: self.group.as_deref(),
+            page: self.number,
+            objects: items.len(),
+            elapsed: client
+                .clock
+                .now()
+                .saturating_duration_since(started)
+                .max(Duration::ZERO),
+        });
+        Ok(Some(Page {
+            items,
+            number: self.number,
+            date,
+        }))
+    }
+
+    fn admit_next(
+        &mut self,
+        client: &OktaClient,
+        current: &Url,
+        href: &str,
+        empty: bool,
+    ) -> Result<Url> {
+        let org = client.http.origin().org_domain();
+        let resolved = current.join(href).map_err(|e| {
+            ConnectorError::protocol(format!(
+                "{} on {org}: the next link is not a URL ({e})",
+                self.endpoint
+            ))
+        })?;
+        let admitted = client.http.origin().admit(resolved).map_err(|host| {
+            ConnectorError::protocol(format!(
+                "{} on {org}: refused to follow a next link to the foreign host {host}; the API token is only sent to \
+                 the configured org",
+                self.endpoint
+            ))
+            .with_remediation("Check ApiBaseUrl and any proxy that rewrites Okta's Link headers")
+        })?;
+        if !self.seen.insert(admitted.as_str().to_owned()) {
+            return Err(ConnectorError::protocol(format!(
+                "{} on {org}: the next link of page {} points back to a page already read; stopping instead of \
+                 looping (the run is failed, nothing was skipped)",
+                self.endpoint, self.number
+            )));
+        }
+        self.empty_streak = if empty { self.empty_streak + 1 } else { 0 };
+        if self.empty_streak > MAX_EMPTY_PAGES {
+            return Err(ConnectorError::protocol(format!(
+                "{} on {org}: {MAX_EMPTY_PAGES} empty pages in a row, each with a next link; the listing looks broken",
+                self.endpoint
+            )));
+        }
+        Ok(admitted)
+    }
+}
+
+/// Decodes a JSON array page, naming the JSON path of a problem.
+fn decode_list<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<Vec<T>, String> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let items: Vec<T> = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| format!("at `{}`: {}", e.path(), e.inner()))?;
+    de.end().map_err(|e| format!("after the array: {e}"))?;
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_separate_link_header_lines() {
+        let l = parse_links([
+            r#"<https://contoso.okta.com/api/v1/users?limit=200>; rel="self""#,
+            r#"<https://contoso.okta.com/api/v1/users?after=00u2&limit=200>; rel="next""#,
+        ]);
+        assert_eq!(
+            l.next.as_deref(),
+            Some("https://contoso.okta.com/api/v1/users?after=00u2&limit=200")
+        );
+        assert_eq!(
+            l.this.as_deref(),
+            Some("https://contoso.okta.com/api/v1/users?limit=200")
+        );
+    }
+
+    #[test]
+    fn reads_comma_joined_links_in_any_order() {
+        let l = parse_links([
+            r#"<https://x/api/v1/groups?after=a,b&limit=2>; rel=next, <https://x/api/v1/groups?limit=2>; rel="self""#,
+        ]);
+        assert_eq!(
+            l.next.as_deref(),
+            Some("https://x/api/v1/groups?after=a,b&limit=2")
+        );
+        assert_eq!(l.this.as_deref(), Some("https://x/api/v1/groups?limit=2"));
+    }
+
+    #[test]
+    fn handles_params_multiple_rels_and_garbage() {
+        let l = parse_links([
+            r#"<https://x/a>; title="a, b; c"; REL="prev next""#,
+            "garbage",
+            "",
+        ]);
+        assert_eq!(l.next.as_deref(), Some("https://x/a"));
+        assert_eq!(l.this, None);
+        assert_eq!(parse_links([r#"<https://x/a>; rel="self""#]).next, None);
+        assert_eq!(parse_links(Vec::<&str>::new()), Links::default());
+        // An unterminated target is ignored rather than misread.
+        assert_eq!(parse_links([r#"<https://x/a; rel="next""#]).next, None);
+    }
+
+    #[test]
+    fn decode_names_the_json_path() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Item {
+            #[allow(dead_code)]
+            id: String,
+        }
+        let err = decode_list::<Item>(br#"[{"id":"a"},{"id":5}]"#).unwrap_err();
+        assert!(err.contains("[1].id"), "{err}");
+        assert!(decode_list::<Item>(br#"[{"id":"a"}"#).is_err());
+        assert!(decode_list::<Item>(br#"[{"id":"a"}] trailing"#).is_err());
+        assert_eq!(decode_list::<Item>(b"[]").unwrap().len(), 0);
+    }
+}

@@ -1,0 +1,395 @@
+//! Retries: what happens after a 429, a 5xx, a dropped connection or a garbled page.
+//!
+//! * 429 with `X-Rate-Limit-Limit` > 0 (the bucket is exhausted): wait until the bucket resets —
+//!   `Retry-After` if a proxy sent one, else `X-Rate-Limit-Reset − Date` (server clock) — then
+//!   retry.
+//! * 429 with `X-Rate-Limit-Limit: 0` (Okta's org-wide concurrency limit): halve the requests in
+//!   flight ([`ConcurrencyGate::reduce`](super::rate_limit::ConcurrencyGate::reduce)) and retry
+//!   after a back-off.
+//! * 500/502/503/504, timeouts, dropped connections, truncated or undecodable bodies: capped
+//!   exponential back-off with jitter.
+//! * Anything else (401, 403, 404, 400…) fails at once with a classified error.
+//!
+//! After `MaxRetries` retries the request fails, and with it the run (RateLimited or
+//! Unavailable, or Protocol for pages that never decode): a page is never skipped. Every wait is
+//! logged. Server-time waits and back-offs are divided by the simulator time scale.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use url::Url;
+
+use connector_api::{ConnectorError, Result};
+
+use super::OktaClient;
+use super::errors::{RequestInfo, http_error, retries_exhausted, transport_error};
+use super::http::TransportError;
+use super::rate_limit::RateHeaders;
+use crate::telemetry::{ConcurrencyReduced, RateLimitWait, RetryScheduled, RunTelemetry};
+
+/// The retry and back-off policy.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First back-off (server time).
+    pub base: Duration,
+    /// Cap of one back-off (server time).
+    pub max_backoff: Duration,
+    /// Server seconds per real second.
+    pub time_scale: f64,
+}
+
+/// Why an attempt failed, when it may be worth another.
+#[derive(Debug)]
+pub enum Failure {
+    /// A retryable HTTP status (429, 5xx).
+    Status {
+        /// The status.
+        status: StatusCode,
+        /// Its rate-limit headers.
+        rate: RateHeaders,
+    },
+    /// No complete response.
+    Transport(TransportError),
+    /// A 2xx whose body could not be decoded (JSON path and problem).
+    Decode(String),
+}
+
+/// What to do about a failure.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Wait (real time), then retry.
+    Retry {
+        /// How long.
+        wait: Duration,
+        /// Whether the wait is a rate-limit wait (429) rather than a back-off.
+        rate_limited: bool,
+        /// Whether Okta's concurrency limit was hit.
+        concurrency: bool,
+    },
+    /// Stop: the failure is final.
+    GiveUp,
+}
+
+impl RetryPolicy {
+    fn scaled(&self, server: Duration) -> Duration {
+        Duration::from_secs_f64(server.as_secs_f64() / self.time_scale)
+    }
+
+    /// The back-off before retry `n` (1-based): `min(max_backoff, base·2^(n−1))`, jittered to
+    /// 50–100 % of that, scaled to real time.
+    pub fn backoff(&self, n: u32) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << n.saturating_sub(1).min(20))
+            .min(self.max_backoff);
+        let jittered = exp.mul_f64(0.5 + fastrand::f64() * 0.5);
+        self.scaled(jittered)
+    }
+
+    /// What to do after `failure`, when `retries_done` retries were already made.
+    pub fn step(&self, failure: &Failure, retries_done: u32) -> Step {
+        if retries_done >= self.max_retries {
+            return Step::GiveUp;
+        }
+        let n = retries_done + 1;
+        match failure {
+            Failure::Status { status, rate } if status.as_u16() == 429 => {
+                if rate.is_concurrency_limit() {
+                    return Step::Retry {
+                        wait: self.backoff(n),
+                        rate_limited: true,
+                        concurrency: true,
+                    };
+                }
+                let wait = match rate.server_wait() {
+                    // Wait out the window; never more than 90 s (Okta's windows are 60 s)
+                    // or the configured cap, whichever is larger. A little jitter spreads
+                    // the retries of concurrent requests.
+                    Some(w) => self.scaled(
+                        w.min(self.max_backoff.max(Duration::from_secs(90)))
+                            + Duration::from_millis(fastrand::u64(0..250)),
+                    ),
+                    None => self.backoff(n),
+                };
+                Step::Retry {
+                    wait,
+                    rate_limited: true,
+                    concurrency: false,
+                }
+            }
+            Failure::Status { status, .. } if is_retryable_status(*status) => Step::Retry {
+                wait: self.backoff(n),
+                rate_limited: false,
+                concurrency: false,
+            },
+            Failure::Status { .. } => Step::GiveUp,
+            Failure::Transport(t) if !t.is_retryable() => Step::GiveUp,
+            Failure::Transport(_) | Failure::Decode(_) => Step::Retry {
+                wait: self.backoff(n),
+                rate_limited: false,
+                concurrency: false,
+            },
+        }
+    }
+}
+
+/// Statuses worth retrying besides 429.
+pub fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 500 | 502 | 503 | 504)
+}
+
+/// A decoded 2xx answer and its headers.
+#[derive(Debug)]
+pub struct Fetched<T> {
+    /// The decoded body.
+    pub value: T,
+    /// The response headers (Link, Date…).
+    pub headers: HeaderMap,
+}
+
+impl OktaClient {
+    /// GETs `url` with pacing, retries and back-off, and decodes the body with `decode`.
+    ///
+    /// # Errors
+    /// The classified failure after retries; [`ErrorKind::Cancelled`](connector_api::ErrorKind)
+    /// when the run is cancelled.
+    pub async fn fetch<T>(
+        &self,
+        url: &Url,
+        req: &RequestInfo<'_>,
+        tel: &RunTelemetry,
+        decode: impl Fn(&[u8]) -> std::result::Result<T, String>,
+    ) -> Result<Fetched<T>> {
+        let started = self.clock.now();
+        let mut retries = 0u32;
+        loop {
+            let cancel = tel.context().cancellation().clone();
+            let attempt = async {
+                let _permit = self.gate.acquire().await;
+                let ticket = self.pacer.acquire(req.bucket, tel).await;
+                tel.count_request();
+                match self.http.get(url).await {
+                    Ok(resp) => {
+                        let rate = RateHeaders::from_headers(&resp.headers);
+                        ticket.complete(&rate);
+                        Ok((resp, rate))
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            let outcome = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Err(cancelled(req)),
+                r = attempt => r,
+            };
+            let (failure, final_error) = match outcome {
+                Ok((resp, _)) if resp.status.is_success() => match decode(&resp.body) {
+                    Ok(value) => {
+                        self.gate.succeeded();
+                        return Ok(Fetched {
+                            value,
+                            headers: resp.headers,
+                        });
+                    }
+                    Err(problem) => {
+                        let err = ConnectorError::protocol(format!(
+                            "{} on {} returned a body that is not the expected JSON: {problem}",
+                            req.endpoint, req.org
+                        ));
+                        (Failure::Decode(problem), err)
+                    }
+                },
+                Ok((resp, rate)) => {
+                    let err = http_error(resp.status, &resp.headers, &resp.body, req);
+                    if resp.status.as_u16() != 429 && !is_retryable_status(resp.status) {
+                        return Err(err);
+                    }
+                    (
+                        Failure::Status {
+                            status: resp.status,
+                            rate,
+                        },
+                        err,
+                    )
+                }
+                Err(t) => {
+                    let err = transport_error(&t, req);
+                    (Failure::Transport(t), err)
+                }
+            };
+            let Step::Retry {
+                wait,
+                rate_limited,
+                concurrency,
+            } = self.policy.step(&failure, retries)
+            else {
+                if matches!(failure, Failure::Transport(ref t) if !t.is_retryable()) {
+                    return Err(final_error);
+                }
+                let elapsed = self.clock.now().saturating_duration_since(started);
+                return Err(retries_exhausted(final_error, retries, elapsed));
+            };
+            retries += 1;
+            let reason = match &failure {
+                Failure::Status { status, .. } if concurrency => {
+                    format!("HTTP {} (concurrency limit)", status.as_u16())
+                }
+                Failure::Status { status, .. } => format!("HTTP {}", status.as_u16()),
+                Failure::Transport(t) => t.describe(),
+                Failure::Decode(p) => format!("undecodable body ({p})"),
+            };
+            if concurrency && let Some((from, to)) = self.gate.reduce() {
+                tel.emit(&ConcurrencyReduced { from, to });
+            }
+            if rate_limited {
+                let rate = match &failure {
+                    Failure::Status { rate, .. } => Some(rate),
+                    _ => None,
+                };
+                tel.emit(&RateLimitWait {
+                    bucket: req.bucket.name(),
+                    wait,
+                    reason: if concurrency { "concurrency" } else { "429" },
+                    limit: rate.and_then(|r| r.limit),
+                    remaining: rate.and_then(|r| r.remaining),
+                });
+            }
+            tel.emit(&RetryScheduled {
+                endpoint: req.endpoint,
+                retry: retries,
+                max_retries: self.policy.max_retries,
+                reason: &reason,
+                wait,
+            });
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Err(cancelled(req)),
+                () = self.clock.sleep(wait) => {}
+            }
+        }
+    }
+}
+
+fn cancelled(req: &RequestInfo<'_>) -> ConnectorError {
+    ConnectorError::cancelled(format!("cancelled during {}", req.endpoint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 3,
+            base: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
+            time_scale: 1.0,
+        }
+    }
+
+    fn status(code: u16, rate: RateHeaders) -> Failure {
+        Failure::Status {
+            status: StatusCode::from_u16(code).unwrap(),
+            rate,
+        }
+    }
+
+    #[test]
+    fn backoff_is_capped_exponential_with_jitter() {
+        let p = policy();
+        for n in 1..=8 {
+            let full = Duration::from_secs(1 << (n - 1)).min(Duration::from_secs(30));
+            for _ in 0..50 {
+                let b = p.backoff(n);
+                assert!(b >= full / 2 && b <= full, "n={n}: {b:?}");
+            }
+        }
+        let scaled = RetryPolicy {
+            time_scale: 1000.0,
+            ..policy()
+        };
+        assert!(scaled.backoff(5) <= Duration::from_millis(16));
+    }
+
+    #[test]
+    fn rate_limit_429_waits_until_reset_from_the_server_date() {
+        let rate = RateHeaders {
+            limit: Some(600),
+            remaining: Some(0),
+            reset: Some(1_000_042),
+            date: Some(1_000_000),
+            retry_after: None,
+        };
+        let Step::Retry {
+            wait,
+            rate_limited,
+            concurrency,
+        } = policy().step(&status(429, rate.clone()), 0)
+        else {
+            panic!("should retry");
+        };
+        assert!(rate_limited && !concurrency);
+        assert!(
+            wait >= Duration::from_secs(42) && wait < Duration::from_millis(42_250),
+            "{wait:?}"
+        );
+        // A proxy's Retry-After wins.
+        let proxied = RateHeaders {
+            retry_after: Some(Duration::from_secs(5)),
+            ..rate
+        };
+        let Step::Retry { wait, .. } = policy().step(&status(429, proxied), 0) else {
+            panic!("should retry");
+        };
+        assert!(wait >= Duration::from_secs(5) && wait < Duration::from_secs(6));
+    }
+
+    #[test]
+    fn concurrency_429_backs_off() {
+        let rate = RateHeaders {
+            limit: Some(0),
+            remaining: Some(0),
+            reset: Some(1_000_060),
+            date: Some(1_000_000),
+            retry_after: None,
+        };
+        let step = policy().step(&status(429, rate), 0);
+        assert!(matches!(
+            step,
+            Step::Retry { concurrency: true, wait, .. } if wait <= Duration::from_secs(1)
+        ));
+    }
+
+    #[test]
+    fn gives_up_after_max_retries_and_on_final_failures() {
+        let p = policy();
+        let unavailable = status(503, RateHeaders::default());
+        assert!(matches!(p.step(&unavailable, 2), Step::Retry { .. }));
+        assert_eq!(p.step(&unavailable, 3), Step::GiveUp);
+        assert_eq!(
+            p.step(&status(404, RateHeaders::default()), 0),
+            Step::GiveUp
+        );
+        assert_eq!(
+            p.step(&Failure::Transport(TransportError::Dns("x".into())), 0),
+            Step::GiveUp
+        );
+        assert!(matches!(
+            p.step(
+                &Failure::Transport(TransportError::Connection("reset".into())),
+                0
+            ),
+            Step::Retry {
+                rate_limited: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            p.step(&Failure::Decode("[3].id".into()), 0),
+            Step::Retry { .. }
+        ));
+    }
+}

@@ -1,0 +1,768 @@
+//! Configuration: `ConfigJson` (non-secret settings) and `AuthJson` (the resolved API token).
+//!
+//! Both are parsed strictly: an unknown field, a wrong type or an out-of-range value is rejected
+//! with an [`ErrorKind::InvalidConfig`](connector_api::ErrorKind) error that names the field and
+//! says what to do. `docs/okta-connector.md` documents every key.
+//!
+//! The token only ever lives in a [`SecretString`]; no message produced here quotes any part of
+//! the authentication JSON's values.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use connector_api::{ConnectorError, Result, Settings};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+/// Okta's maximum `limit` for `GET /api/v1/users`.
+pub const MAX_USER_PAGE_SIZE: u32 = 200;
+/// Okta's maximum `limit` for `GET /api/v1/groups`.
+pub const MAX_GROUP_PAGE_SIZE: u32 = 10_000;
+/// The largest `limit` this connector sends to `GET /api/v1/groups/{groupId}/users` (Okta's own
+/// default page size for that endpoint; the spec sets no maximum).
+pub const MAX_MEMBER_PAGE_SIZE: u32 = 1_000;
+
+/// The connector's JSON configuration, exactly as an operator writes it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct ConfigJson {
+    /// The org's host name: `contoso.okta.com`, `contoso.oktapreview.com` or a custom domain.
+    pub org_domain: String,
+    /// Optional Okta `search` expression restricting which users are imported.
+    #[serde(default)]
+    pub user_search_filter: Option<String>,
+    /// Users per page (1–200).
+    #[serde(default = "defaults::page_size")]
+    pub page_size: u32,
+    /// Groups per page (1–10000).
+    #[serde(default = "defaults::group_page_size")]
+    pub group_page_size: u32,
+    /// Group members per page (1–1000).
+    #[serde(default = "defaults::member_page_size")]
+    pub member_page_size: u32,
+    /// Import `User` objects.
+    #[serde(default = "defaults::yes")]
+    pub import_users: bool,
+    /// Import `Group` objects.
+    #[serde(default = "defaults::yes")]
+    pub import_groups: bool,
+    /// Import `GroupMember` objects.
+    #[serde(default = "defaults::yes")]
+    pub import_memberships: bool,
+    /// Which user attribute becomes the `User` external id.
+    #[serde(default)]
+    pub external_id_attribute: ExternalIdAttribute,
+    /// Override of `https://{OrgDomain}` (tests, the simulator, a forward proxy).
+    #[serde(default)]
+    pub api_base_url: Option<String>,
+    /// Retries per request after 429, 5xx and transport errors.
+    #[serde(default = "defaults::max_retries")]
+    pub max_retries: u32,
+    /// Upper bound of one exponential back-off wait, in seconds.
+    #[serde(default = "defaults::max_backoff_seconds")]
+    pub max_backoff_seconds: u64,
+    /// Group member listings fetched at the same time.
+    #[serde(default = "defaults::max_concurrency")]
+    pub max_concurrency: u32,
+    /// Share of each Okta rate-limit bucket this connector may use (0 < x ≤ 1).
+    #[serde(default = "defaults::rate_limit_share")]
+    pub rate_limit_share: f64,
+    /// Per-request timeout in seconds (connect, send and read the whole page).
+    #[serde(default = "defaults::request_timeout_seconds")]
+    pub request_timeout_seconds: u64,
+    /// How far before a run's start (server time) the next delta run looks back.
+    #[serde(default = "defaults::delta_safety_margin_seconds")]
+    pub delta_safety_margin_seconds: u64,
+    /// Simulator only: how many times faster than real time the server clock runs.
+    #[serde(default = "defaults::time_scale")]
+    pub simulator_time_scale: f64,
+}
+
+mod defaults {
+    pub fn page_size() -> u32 {
+        200
+    }
+    pub fn group_page_size() -> u32 {
+        1_000
+    }
+    pub fn member_page_size() -> u32 {
+        1_000
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn max_retries() -> u32 {
+        3
+    }
+    pub fn max_backoff_seconds() -> u64 {
+        30
+    }
+    pub fn max_concurrency() -> u32 {
+        8
+    }
+    pub fn rate_limit_share() -> f64 {
+        0.5
+    }
+    pub fn request_timeout_seconds() -> u64 {
+        60
+    }
+    pub fn delta_safety_margin_seconds() -> u64 {
+        120
+    }
+    pub fn time_scale() -> f64 {
+        1.0
+    }
+}
+
+/// Which Okta user attribute is the `User` external id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum ExternalIdAttribute {
+    /// The immutable Okta user id (`00u…`). Recommended.
+    #[default]
+    #[serde(rename = "id")]
+    Id,
+    /// `profile.login` (changes when a user is renamed).
+    #[serde(rename = "login")]
+    Login,
+}
+
+/// The authentication JSON, after the host resolved its secret references.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthJson {
+    #[serde(rename = "Mode")]
+    mode: AuthMode,
+    #[serde(rename = "ApiKey")]
+    api_key: SecretString,
+}
+
+#[derive(Deserialize)]
+enum AuthMode {
+    ApiKey,
+}
+
+/// A validated configuration, ready to build a client from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The org host, lower case (`contoso.okta.com`).
+    pub org_domain: String,
+    /// Where requests go: `https://{org_domain}` or the `ApiBaseUrl` override (no path).
+    pub base_url: Url,
+    /// The `UserSearchFilter`, trimmed; `None` when unset or blank.
+    pub user_search_filter: Option<String>,
+    /// Users per page.
+    pub page_size: u32,
+    /// Groups per page.
+    pub group_page_size: u32,
+    /// Members per page.
+    pub member_page_size: u32,
+    /// Import users.
+    pub import_users: bool,
+    /// Import groups.
+    pub import_groups: bool,
+    /// Import memberships.
+    pub import_memberships: bool,
+    /// Source of the `User` external id.
+    pub external_id: ExternalIdAttribute,
+    /// Retries per request.
+    pub max_retries: u32,
+    /// Cap of one back-off wait.
+    pub max_backoff: Duration,
+    /// Member listings in flight.
+    pub max_concurrency: u32,
+    /// Share of each rate-limit bucket.
+    pub rate_limit_share: f64,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+    /// Look-back of the next delta run.
+    pub delta_safety_margin: chrono::Duration,
+    /// Server seconds per real second (1 against real Okta).
+    pub time_scale: f64,
+}
+
+/// The API token; only ever held as a secret.
+pub struct ApiToken(SecretString);
+
+impl ApiToken {
+    /// The token, for the one place that builds the `Authorization` header.
+    pub(crate) fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn for_tests(token: &str) -> Self {
+        ApiToken(SecretString::from(token.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken([redacted])")
+    }
+}
+
+impl Config {
+    /// Parses and validates `settings`: the configuration and the token.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidConfig`](connector_api::ErrorKind) naming the field and the fix.
+    pub fn from_settings(settings: &Settings) -> Result<(Config, ApiToken)> {
+        let json = parse_config_json(&settings.config)?;
+        let config = Config::validate(json)?;
+        let token = parse_auth_json(&settings.auth)?;
+        Ok((config, token))
+    }
+
+    /// Validates a parsed `ConfigJson`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidConfig`](connector_api::ErrorKind) naming the field and the fix.
+    pub fn validate(json: ConfigJson) -> Result<Config> {
+        let org_domain = validate_org_domain(&json.org_domain)?;
+        let base_url = match &json.api_base_url {
+            None => Url::parse(&format!("https://{org_domain}/"))
+                .map_err(|e| invalid("OrgDomain", &format!("is not a usable host name ({e})")))?,
+            Some(raw) => validate_api_base_url(raw)?,
+        };
+        let loopback = json.api_base_url.is_some() && is_loopback(&base_url);
+
+        check_range(
+            "PageSize",
+            json.page_size,
+            1,
+            MAX_USER_PAGE_SIZE,
+            "Okta's maximum for /api/v1/users",
+        )?;
+        check_range(
+            "GroupPageSize",
+            json.group_page_size,
+            1,
+            MAX_GROUP_PAGE_SIZE,
+            "Okta's maximum for /api/v1/groups",
+        )?;
+        check_range(
+            "MemberPageSize",
+            json.member_page_size,
+            1,
+            MAX_MEMBER_PAGE_SIZE,
+            "Okta's page size for /api/v1/groups/{groupId}/users",
+        )?;
+        check_range(
+            "MaxRetries",
+            json.max_retries,
+            0,
+            20,
+            "more retries only hide an outage",
+        )?;
+        check_range(
+            "MaxConcurrency",
+            json.max_concurrency,
+            1,
+            64,
+            "Okta's concurrency limit is 15–75 requests per org, shared by every integration",
+        )?;
+        check_range("MaxBackoffSeconds", json.max_backoff_seconds, 1, 600, "")?;
+        check_range(
+            "RequestTimeoutSeconds",
+            json.request_timeout_seconds,
+            1,
+            600,
+            "",
+        )?;
+        check_range(
+            "DeltaSafetyMarginSeconds",
+            json.delta_safety_margin_seconds,
+            0,
+            86_400,
+            "",
+        )?;
+
+        if !(json.rate_limit_share.is_finite()
+            && json.rate_limit_share > 0.0
+            && json.rate_limit_share <= 1.0)
+        {
+            return Err(invalid(
+                "RateLimitShare",
+                &format!(
+                    "must be greater than 0 and at most 1 (a fraction of each Okta rate-limit bucket, e.g. 0.5); got {}",
+                    json.rate_limit_share
+                ),
+            ));
+        }
+        if !(json.simulator_time_scale.is_finite() && json.simulator_time_scale > 0.0) {
+            return Err(invalid(
+                "SimulatorTimeScale",
+                &format!(
+                    "must be a positive number; got {}",
+                    json.simulator_time_scale
+                ),
+            ));
+        }
+        if json.simulator_time_scale != 1.0 && !loopback {
+            return Err(invalid(
+                "SimulatorTimeScale",
+                "is only for the Okta simulator and requires an ApiBaseUrl on a loopback address; remove it when talking to Okta",
+            ));
+        }
+        if !(json.import_users || json.import_groups || json.import_memberships) {
+            return Err(ConnectorError::invalid_config(
+                "ConfigJson: ImportUsers, ImportGroups and ImportMemberships are all false, so there is nothing to import",
+            )
+            .with_remediation("Set at least one of ImportUsers, ImportGroups, ImportMemberships to true"));
+        }
+
+        let user_search_filter = match json.user_search_filter.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(expr) => {
+                if expr.chars().any(char::is_control) {
+                    return Err(invalid(
+                        "UserSearchFilter",
+                        "contains control characters (line breaks, tabs); write the expression on one line",
+                    ));
+                }
+                if expr.len() > 2_000 {
+                    return Err(invalid(
+                        "UserSearchFilter",
+                        "is longer than 2000 characters; Okta rejects overly complex search expressions",
+                    ));
+                }
+                Some(expr.to_owned())
+            }
+        };
+
+        Ok(Config {
+            org_domain,
+            base_url,
+            user_search_filter,
+            page_size: json.page_size,
+            group_page_size: json.group_page_size,
+            member_page_size: json.member_page_size,
+            import_users: json.import_users,
+            import_groups: json.import_groups,
+            import_memberships: json.import_memberships,
+            external_id: json.external_id_attribute,
+            max_retries: json.max_retries,
+            max_backoff: Duration::from_secs(json.max_backoff_seconds),
+            max_concurrency: json.max_concurrency,
+            rate_limit_share: json.rate_limit_share,
+            request_timeout: Duration::from_secs(json.request_timeout_seconds),
+            delta_safety_margin: chrono::Duration::seconds(
+                i64::try_from(json.delta_safety_margin_seconds).unwrap_or(86_400),
+            ),
+            time_scale: json.simulator_time_scale,
+        })
+    }
+
+    /// The admin-console host of the org (`contoso-admin.okta.com`), if the org domain is an
+    /// Okta-hosted one. Okta's IGA APIs put it in `next` links.
+    pub fn admin_domain(&self) -> Option<String> {
+        let (sub, rest) = self.org_domain.split_once('.')?;
+        let okta_hosted = [
+            "okta.com",
+            "oktapreview.com",
+            "okta-emea.com",
+            "okta-gov.com",
+            "okta.mil",
+        ];
+        okta_hosted
+            .contains(&rest)
+            .then(|| format!("{sub}-admin.{rest}"))
+    }
+}
+
+fn invalid(field: &str, what: &str) -> ConnectorError {
+    ConnectorError::invalid_config(format!("ConfigJson.{field} {what}")).with_remediation(format!(
+        "Fix {field} in the connector's ConfigJson (see docs/okta-connector.md)"
+    ))
+}
+
+fn check_range<T: PartialOrd + std::fmt::Display + Copy>(
+    field: &str,
+    value: T,
+    min: T,
+    max: T,
+    why: &str,
+) -> Result<()> {
+    if value < min || value > max {
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!(" ({why})")
+        };
+        return Err(invalid(
+            field,
+            &format!("must be between {min} and {max}{why}; got {value}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses `ConfigJson`, naming the JSON path of the first problem.
+fn parse_config_json(value: &serde_json::Value) -> Result<ConfigJson> {
+    if !value.is_object() {
+        return Err(ConnectorError::invalid_config(
+            "ConfigJson must be a JSON object such as {\"OrgDomain\": \"contoso.okta.com\"}",
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!(" at `{path}`")
+        };
+        ConnectorError::invalid_config(format!("ConfigJson{at}: {inner}")).with_remediation(
+            "Fix the connector's ConfigJson; every key is listed in docs/okta-connector.md",
+        )
+    })
+}
+
+/// Parses `AuthJson` without ever quoting its values (they may be the token).
+fn parse_auth_json(auth: &SecretString) -> Result<ApiToken> {
+    let hint = "AuthJson must look like {\"Mode\": \"ApiKey\", \"ApiKey\": \"secret://…\"}";
+    let mut de = serde_json::Deserializer::from_str(auth.expose_secret());
+    let parsed: std::result::Result<AuthJson, _> = serde_path_to_error::deserialize(&mut de);
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            let text = inner.to_string();
+            let what = if inner.is_syntax() || inner.is_eof() {
+                format!(
+                    "AuthJson is not valid JSON (line {}, column {})",
+                    inner.line(),
+                    inner.column()
+                )
+            } else if text.starts_with("missing field") {
+                // serde names our own field here, never a value.
+                format!(
+                    "AuthJson: {}",
+                    text.split(" at line").next().unwrap_or(&text)
+                )
+            } else if text.starts_with("unknown field") {
+                "AuthJson has an unknown field; the allowed fields are Mode and ApiKey".to_owned()
+            } else if text.starts_with("unknown variant") {
+                "AuthJson.Mode must be \"ApiKey\" (the only mode this version supports)".to_owned()
+            } else if matches!(path.as_str(), "Mode" | "ApiKey") {
+                format!("AuthJson.{path} must be a string")
+            } else {
+                "AuthJson must be a JSON object with the fields Mode and ApiKey".to_owned()
+            };
+            return Err(ConnectorError::invalid_config(what).with_remediation(hint));
+        }
+    };
+    let AuthMode::ApiKey = parsed.mode;
+    let token = parsed.api_key.expose_secret();
+    let problem = if token.trim().is_empty() {
+        Some("AuthJson.ApiKey is empty")
+    } else if token.starts_with("secret://") {
+        Some(
+            "AuthJson.ApiKey still holds an unresolved secret reference; the host must resolve it before creating the connector",
+        )
+    } else if token.len() >= 5 && token[..5].eq_ignore_ascii_case("SSWS ") {
+        Some("AuthJson.ApiKey must be the bare token, without the \"SSWS \" prefix")
+    } else if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        Some(
+            "AuthJson.ApiKey contains spaces, line breaks or non-ASCII characters; copy the token again",
+        )
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return Err(ConnectorError::invalid_config(problem).with_remediation(
+            "Store the API token created under Security → API → Tokens as the ApiKey secret",
+        ));
+    }
+    Ok(ApiToken(parsed.api_key))
+}
+
+fn validate_org_domain(raw: &str) -> Result<String> {
+    let d = raw.trim();
+    if d.is_empty() {
+        return Err(invalid(
+            "OrgDomain",
+            "is empty; set it to your org's host name, e.g. contoso.okta.com",
+        ));
+    }
+    if d.contains("://") {
+        return Err(invalid(
+            "OrgDomain",
+            &format!(
+                "must be a host name only, e.g. contoso.okta.com — remove the scheme from \"{d}\""
+            ),
+        ));
+    }
+    if d.contains('/') || d.contains('?') || d.contains('#') {
+        return Err(invalid(
+            "OrgDomain",
+            &format!(
+                "must be a host name only, e.g. contoso.okta.com — remove the path from \"{d}\""
+            ),
+        ));
+    }
+    if d.contains('@') {
+        return Err(invalid(
+            "OrgDomain",
+            "must not contain credentials (user@host); give the host name only",
+        ));
+    }
+    if d.contains(':') {
+        return Err(invalid(
+            "OrgDomain",
+            &format!(
+                "must not contain a port (\"{d}\"); Okta is always served on 443 — use ApiBaseUrl for a test server"
+            ),
+        ));
+    }
+    let d = d.trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = d.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if labels.len() < 2 || !labels.iter().all(label_ok) || d.len() > 253 {
+        return Err(invalid(
+            "OrgDomain",
+            &format!(
+                "\"{d}\" is not a valid host name; expected something like contoso.okta.com, contoso.oktapreview.com or a custom domain"
+            ),
+        ));
+    }
+    if labels[0].ends_with("-admin") {
+        let org = labels[0].trim_end_matches("-admin");
+        return Err(invalid(
+            "OrgDomain",
+            &format!(
+                "\"{d}\" is the Admin Console host; use the org host {org}.{}",
+                labels[1..].join(".")
+            ),
+        ));
+    }
+    Ok(d)
+}
+
+fn validate_api_base_url(raw: &str) -> Result<Url> {
+    let url = Url::parse(raw.trim()).map_err(|e| {
+        invalid("ApiBaseUrl", &format!("is not a URL ({e}); expected e.g. https://contoso.okta.com or http://127.0.0.1:8080"))
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("ApiBaseUrl", "must not contain credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
+        return Err(invalid(
+            "ApiBaseUrl",
+            "must be an origin only (scheme, host and optional port), without path, query or fragment",
+        ));
+    }
+    if url.host().is_none() {
+        return Err(invalid("ApiBaseUrl", "has no host"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(invalid(
+                "ApiBaseUrl",
+                "may use plain http only for loopback addresses (127.0.0.1, ::1, localhost); use https so the token is never sent in clear text",
+            ));
+        }
+        other => {
+            return Err(invalid(
+                "ApiBaseUrl",
+                &format!("must use https (or http on loopback), not \"{other}\""),
+            ));
+        }
+    }
+    Ok(url)
+}
+
+/// Whether `url` points at this machine.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings(config: serde_json::Value) -> Settings {
+        Settings::new(
+            config,
+            SecretString::from(r#"{"Mode":"ApiKey","ApiKey":"canary-5f2e9b"}"#.to_owned()),
+        )
+    }
+
+    fn err_of(config: serde_json::Value) -> ConnectorError {
+        Config::from_settings(&settings(config)).expect_err("should be rejected")
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let (c, t) =
+            Config::from_settings(&settings(json!({"OrgDomain": "Contoso.Okta.com"}))).unwrap();
+        assert_eq!(c.org_domain, "contoso.okta.com");
+        assert_eq!(c.base_url.as_str(), "https://contoso.okta.com/");
+        assert_eq!(c.page_size, 200);
+        assert_eq!(c.member_page_size, 1000);
+        assert!(c.import_users && c.import_groups && c.import_memberships);
+        assert_eq!(c.external_id, ExternalIdAttribute::Id);
+        assert_eq!(c.max_retries, 3);
+        assert_eq!(c.max_backoff, Duration::from_secs(30));
+        assert_eq!(c.rate_limit_share, 0.5);
+        assert_eq!(c.time_scale, 1.0);
+        assert_eq!(t.expose(), "canary-5f2e9b");
+        assert_eq!(c.admin_domain().as_deref(), Some("contoso-admin.okta.com"));
+        assert!(!format!("{t:?}").contains("canary"));
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let e = err_of(json!({"OrgDomain": "contoso.okta.com", "PageSise": 10}));
+        assert_eq!(e.kind(), connector_api::ErrorKind::InvalidConfig);
+        assert!(e.message().contains("PageSise"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_json_path() {
+        let e = err_of(json!({"OrgDomain": "contoso.okta.com", "PageSize": "big"}));
+        assert!(e.message().contains("`PageSize`"), "{e}");
+    }
+
+    #[test]
+    fn ranges_and_domains_are_checked() {
+        for (config, field) in [
+            (
+                json!({"OrgDomain": "contoso.okta.com", "PageSize": 500}),
+                "PageSize",
+            ),
+            (
+                json!({"OrgDomain": "contoso.okta.com", "PageSize": 0}),
+                "PageSize",
+            ),
+            (
+                json!({"OrgDomain": "contoso.okta.com", "RateLimitShare": 0.0}),
+                "RateLimitShare",
+            ),
+            (
+                json!({"OrgDomain": "contoso.okta.com", "RateLimitShare": 1.5}),
+                "RateLimitShare",
+            ),
+            (
+                json!({"OrgDomain": "https://contoso.okta.com"}),
+                "OrgDomain",
+            ),
+            (json!({"OrgDomain": "contoso.okta.com/api"}), "OrgDomain"),
+            (json!({"OrgDomain": "contoso.okta.com:443"}), "OrgDomain"),
+            (json!({"OrgDomain": "admin@contoso.okta.com"}), "OrgDomain"),
+            (json!({"OrgDomain": "contoso-admin.okta.com"}), "OrgDomain"),
+            (json!({"OrgDomain": "contoso"}), "OrgDomain"),
+            (
+                json!({"OrgDomain": "contoso.okta.com", "ExternalIdAttribute": "email"}),
+                "ExternalIdAttribute",
+            ),
+            (
+                json!({"OrgDomain": "contoso.okta.com", "ApiBaseUrl": "http://proxy.example.com"}),
+                "ApiBaseUrl",
+            ),
+            (
+                json!({"OrgDomain": "contoso.okta.com", "ApiBaseUrl": "https://x.example.com/api"}),
+                "ApiBaseUrl",
+            ),
+            (
+                json!({"OrgDomain": "contoso.okta.com", "SimulatorTimeScale": 100.0}),
+                "SimulatorTimeScale",
+            ),
+            (
+                json!({"OrgDomain": "contoso.okta.com", "MaxConcurrency": 0}),
+                "MaxConcurrency",
+            ),
+        ] {
+            let e = err_of(config.clone());
+            assert!(e.message().contains(field), "{config}: {e}");
+        }
+    }
+
+    #[test]
+    fn loopback_http_and_time_scale_allowed() {
+        let (c, _) = Config::from_settings(&settings(json!({
+            "OrgDomain": "contoso.okta.com",
+            "ApiBaseUrl": "http://127.0.0.1:8080",
+            "SimulatorTimeScale": 100.0,
+            "UserSearchFilter": "  profile.department eq \"Eng\" ",
+        })))
+        .unwrap();
+        assert_eq!(c.base_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(c.time_scale, 100.0);
+        assert_eq!(
+            c.user_search_filter.as_deref(),
+            Some("profile.department eq \"Eng\"")
+        );
+    }
+
+    #[test]
+    fn auth_errors_never_quote_values() {
+        let cases = [
+            r#"{"Mode":"canary-5f2e9b","ApiKey":"x"}"#,
+            r#"{"Mode":"ApiKey","ApiKey":"canary-5f2e9b","canary-5f2e9b":1}"#,
+            r#"{"Mode":"ApiKey","ApiKey":["canary-5f2e9b"]}"#,
+            r#"{"Mode":"ApiKey","ApiKey":"SSWS canary-5f2e9b"}"#,
+            r#"{"Mode":"ApiKey","ApiKey":"canary 5f2e9b"}"#,
+            r#"{"Mode":"ApiKey","ApiKey":"canary-5f2e9b""#,
+            r#"{"Mode":"ApiKey"}"#,
+            r#"canary-5f2e9b"#,
+        ];
+        for auth in cases {
+            let s = Settings::new(
+                json!({"OrgDomain": "contoso.okta.com"}),
+                SecretString::from(auth.to_owned()),
+            );
+            let e = Config::from_settings(&s).expect_err(auth);
+            assert_eq!(e.kind(), connector_api::ErrorKind::InvalidConfig);
+            let shown = format!("{e} {e:?}");
+            assert!(
+                !shown.contains("canary") && !shown.contains("5f2e9b"),
+                "{shown}"
+            );
+        }
+        let s = Settings::new(
+            json!({"OrgDomain": "contoso.okta.com"}),
+            SecretString::from(r#"{"Mode":"ApiKey"}"#.to_owned()),
+        );
+        assert!(
+            Config::from_settings(&s)
+                .unwrap_err()
+                .message()
+                .contains("ApiKey")
+        );
+        let s = Settings::new(
+            json!({"OrgDomain": "contoso.okta.com"}),
+            SecretString::from(r#"{"Mode":"ApiKey","ApiKey":"secret://keyring/okta"}"#.to_owned()),
+        );
+        assert!(
+            Config::from_settings(&s)
+                .unwrap_err()
+                .message()
+                .contains("unresolved")
+        );
+    }
+
+    #[test]
+    fn nothing_to_import_is_rejected() {
+        let e = err_of(
+            json!({"OrgDomain": "contoso.okta.com", "ImportUsers": false, "ImportGroups": false, "ImportMemberships": false}),
+        );
+        assert!(e.message().contains("nothing to import"));
+    }
+}

@@ -1,0 +1,341 @@
+//! Executes a [`Plan`]: streams users, groups and group members into the host's sink.
+//!
+//! Three stages run at once, each in its own Okta rate-limit bucket: the user listing, the group
+//! listing, and the member listings (up to `MaxConcurrency` groups at a time, fed by the group
+//! listing as it pages). Every page becomes one batch on a small bounded channel that a
+//! forwarder drains into the sink, so memory stays bounded by a few pages whatever the org's
+//! size, and a slow sink slows the readers down. Per stage, order is kept: a group's
+//! `ScopeComplete` follows its last member, `User`'s follows the last user.
+//!
+//! Any failure fails the run: the error is returned and no watermark with it.
+
+use connector_api::{
+    Change, ChangeSink, ConnectorError, Context, ErrorKind, ImportOutcome, ImportRequest, Result,
+    Scope,
+};
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt, TryStreamExt};
+
+use crate::client::OktaClient;
+use crate::config::Config;
+use crate::endpoints::{groups, members};
+use crate::mapping::{self, GROUP, GROUP_MEMBER, USER};
+use crate::plan::{MemberPlan, Plan};
+use crate::telemetry::{
+    GroupVanished, ObjectsEmitted, RunFinished, RunStarted, RunTelemetry, WatermarkAdvanced,
+};
+use crate::watermark::{self, OktaWatermark};
+
+/// Pages buffered between the readers and the sink.
+const PAGES_IN_FLIGHT: usize = 4;
+/// Group ids buffered between the group listing and the member readers.
+const GROUP_QUEUE: usize = 1_024;
+
+type Batches = mpsc::Sender<Vec<Change>>;
+
+/// Runs one import.
+///
+/// # Errors
+/// Any failure of a request, the sink, the watermark or cancellation.
+pub async fn import(
+    client: &OktaClient,
+    config: &Config,
+    ctx: &Context,
+    request: ImportRequest,
+    sink: &mut dyn ChangeSink,
+) -> Result<ImportOutcome> {
+    let plan = Plan::new(config, &request)?;
+    let tel = RunTelemetry::new(ctx);
+    let started = client.clock.now();
+    let mode = request.mode.to_string();
+    tel.emit(&RunStarted {
+        mode: &mode,
+        org: &config.org_domain,
+        plan: plan.describe(),
+    });
+
+    let (batches, received) = mpsc::channel::<Vec<Change>>(PAGES_IN_FLIGHT);
+    let (group_ids, group_queue) = mpsc::channel::<String>(GROUP_QUEUE);
+    let stages = Stages {
+        client,
+        config,
+        plan: &plan,
+        tel: &tel,
+    };
+    let work = futures::future::try_join4(
+        stages.users(batches.clone()),
+        stages.groups(batches.clone(), group_ids),
+        stages.members(batches, group_queue),
+        forward(received, sink),
+    );
+    let cancel = ctx.cancellation().clone();
+    let (users_date, groups_date, (), ()) = tokio::select! {
+        biased;
+        () = cancel.cancelled() => {
+            return Err(ConnectorError::cancelled("the import was cancelled; no watermark was advanced"));
+        }
+        r = work => r?,
+    };
+
+    let mut next = plan.previous.clone();
+    if let Some(date) = users_date {
+        next.u = Some(watermark::high_water(date, config.delta_safety_margin));
+    }
+    if let Some(date) = groups_date {
+        next.g = Some(watermark::high_water(date, config.delta_safety_margin));
+    }
+    log_advances(&tel, &plan.previous, &next);
+    let stats = tel.stats();
+    tel.emit(&RunFinished {
+        mode: &mode,
+        elapsed: client.clock.now().saturating_duration_since(started),
+        stats: &stats,
+    });
+    Ok(ImportOutcome {
+        watermark: Some(next.to_watermark()),
+        skipped: Vec::new(),
+        stats,
+    })
+}
+
+fn log_advances(tel: &RunTelemetry, from: &OktaWatermark, to: &OktaWatermark) {
+    for (key, before, after) in [("u", from.u, to.u), ("g", from.g, to.g)] {
+        if let Some(after) = after
+            && before != Some(after)
+        {
+            let before = before.map(watermark::format);
+            tel.emit(&WatermarkAdvanced {
+                key,
+                from: before.as_deref(),
+                to: &watermark::format(after),
+            });
+        }
+    }
+}
+
+async fn forward(
+    mut received: mpsc::Receiver<Vec<Change>>,
+    sink: &mut dyn ChangeSink,
+) -> Result<()> {
+    while let Some(batch) = received.next().await {
+        sink.send(batch).await?;
+    }
+    Ok(())
+}
+
+async fn send(batches: &mut Batches, batch: Vec<Change>) -> Result<()> {
+    batches
+        .send(batch)
+        .await
+        .map_err(|_| ConnectorError::internal("the change forwarder stopped early"))
+}
+
+/// The server's `Date` of a listing's first page: the base of its high-water mark.
+fn first_date(date: Option<i64>, endpoint: &str) -> Result<i64> {
+    date.ok_or_else(|| {
+        ConnectorError::protocol(format!(
+            "{endpoint} answered without a Date header, so no safe watermark can be computed"
+        ))
+        .with_remediation(
+            "Check for a proxy that strips the Date header between this machine and Okta",
+        )
+    })
+}
+
+struct Stages<'a> {
+    client: &'a OktaClient,
+    config: &'a Config,
+    plan: &'a Plan,
+    tel: &'a RunTelemetry,
+}
+
+impl Stages<'_> {
+    /// Lists users; returns the server `Date` of the first page.
+    async fn users(&self, mut batches: Batches) -> Result<Option<i64>> {
+        let Some(query) = &self.plan.users else {
+            return Ok(None);
+        };
+        let mut pager = query.pager(self.client.http.origin(), self.config.page_size);
+        let mut started_at = None;
+        while let Some(page) = pager.next_page(self.client, self.tel).await? {
+            if started_at.is_none() {
+                let date = first_date(page.date, crate::endpoints::users::ENDPOINT)?;
+                self.plan.check_not_ahead("u", self.plan.previous.u, date)?;
+                started_at = Some(date);
+            }
+            let mut batch = Vec::with_capacity(page.items.len());
+            let mut deletes = 0;
+            for user in page.items {
+                let change = mapping::user::to_change(user, self.config.external_id)?;
+                if let Change::Delete { .. } = change {
+                    deletes += 1;
+                }
+                batch.push(change);
+            }
+            self.tel
+                .count_objects(USER, batch.len() as u64 - deletes, deletes);
+            if !batch.is_empty() {
+                send(&mut batches, batch).await?;
+            }
+        }
+        let complete = self.plan.completes_types();
+        if complete {
+            send(
+                &mut batches,
+                vec![Change::ScopeComplete(Scope::whole(USER))],
+            )
+            .await?;
+        }
+        let (upserts, deletes) = self.tel.objects(USER);
+        self.tel.emit(&ObjectsEmitted {
+            object_type: USER,
+            upserts,
+            deletes,
+            complete,
+        });
+        Ok(started_at)
+    }
+
+    /// Lists groups, emits them (if imported) and queues the groups whose members are read.
+    /// Returns the server `Date` of the first page.
+    async fn groups(
+        &self,
+        mut batches: Batches,
+        mut group_ids: mpsc::Sender<String>,
+    ) -> Result<Option<i64>> {
+        let Some(changed_after) = self.plan.groups else {
+            return Ok(None);
+        };
+        let mut pager = groups::pager(
+            self.client.http.origin(),
+            self.config.group_page_size,
+            changed_after,
+        );
+        let mut started_at = None;
+        while let Some(page) = pager.next_page(self.client, self.tel).await? {
+            if started_at.is_none() {
+                let date = first_date(page.date, groups::ENDPOINT)?;
+                self.plan.check_not_ahead("g", self.plan.previous.g, date)?;
+                started_at = Some(date);
+            }
+            let wanted: Vec<String> = page
+                .items
+                .iter()
+                .filter(|g| self.plan.reads_members_of(g))
+                .map(|g| g.id.clone())
+                .collect();
+            if self.plan.emit_groups && !page.items.is_empty() {
+                let batch: Vec<Change> = page.items.iter().map(mapping::group::to_change).collect();
+                self.tel.count_objects(GROUP, batch.len() as u64, 0);
+                // The groups go out before their ids are queued, so a member reader's
+                // "group vanished" delete always follows the group's upsert.
+                send(&mut batches, batch).await?;
+            }
+            for id in wanted {
+                group_ids
+                    .send(id)
+                    .await
+                    .map_err(|_| ConnectorError::internal("the member readers stopped early"))?;
+            }
+        }
+        drop(group_ids);
+        if self.plan.emit_groups {
+            let complete = self.plan.completes_types();
+            if complete {
+                send(
+                    &mut batches,
+                    vec![Change::ScopeComplete(Scope::whole(GROUP))],
+                )
+                .await?;
+            }
+            let (upserts, deletes) = self.tel.objects(GROUP);
+            self.tel.emit(&ObjectsEmitted {
+                object_type: GROUP,
+                upserts,
+                deletes,
+                complete,
+            });
+        }
+        Ok(started_at)
+    }
+
+    /// Reads the members of every queued group, `MaxConcurrency` groups at a time.
+    async fn members(&self, batches: Batches, group_queue: mpsc::Receiver<String>) -> Result<()> {
+        if self.plan.members == MemberPlan::Skip {
+            // Nothing is ever queued; wait for the group stage to close the queue.
+            group_queue.for_each(|_| async {}).await;
+            return Ok(());
+        }
+        group_queue
+            .map(|group_id| {
+                let batches = batches.clone();
+                async move { self.group_members(group_id, batches).await }
+            })
+            .buffer_unordered(self.config.max_concurrency as usize)
+            .try_for_each(|()| async { Ok(()) })
+            .await?;
+        let mut batches = batches;
+        let complete = self.plan.completes_types();
+        if complete {
+            send(
+                &mut batches,
+                vec![Change::ScopeComplete(Scope::whole(GROUP_MEMBER))],
+            )
+            .await?;
+        }
+        let (upserts, deletes) = self.tel.objects(GROUP_MEMBER);
+        self.tel.emit(&ObjectsEmitted {
+            object_type: GROUP_MEMBER,
+            upserts,
+            deletes,
+            complete,
+        });
+        Ok(())
+    }
+
+    /// Reads one group's members completely, then marks the group's scope complete.
+    async fn group_members(&self, group_id: String, mut batches: Batches) -> Result<()> {
+        let mut pager = members::pager(
+            self.client.http.origin(),
+            &group_id,
+            self.config.member_page_size,
+        );
+        loop {
+            match pager.next_page(self.client, self.tel).await {
+                Ok(Some(page)) => {
+                    if page.items.is_empty() {
+                        continue;
+                    }
+                    let batch: Vec<Change> = page
+                        .items
+                        .into_iter()
+                        .map(|m| mapping::member::to_change(&group_id, m.id))
+                        .collect();
+                    self.tel.count_objects(GROUP_MEMBER, batch.len() as u64, 0);
+                    send(&mut batches, batch).await?;
+                }
+                Ok(None) => break,
+                Err(e)
+                    if e.kind() == ErrorKind::NotFound
+                        && e.vendor().and_then(|v| v.status) == Some(404) =>
+                {
+                    // Deleted after the group listing saw it: it has no members any more.
+                    self.tel.emit(&GroupVanished { group: &group_id });
+                    if self.plan.emit_groups {
+                        self.tel.count_objects(GROUP, 0, 1);
+                        send(&mut batches, vec![Change::delete(GROUP, group_id.clone())]).await?;
+                    }
+                    break;
+                }
+                Err(e) => {
+                    return Err(e.context(format_args!("reading the members of group {group_id}")));
+                }
+            }
+        }
+        send(
+            &mut batches,
+            vec![Change::ScopeComplete(Scope::within(GROUP_MEMBER, group_id))],
+        )
+        .await
+    }
+}

@@ -1,0 +1,488 @@
+//! Typed telemetry: one struct per event, all logged through [`Context::log`].
+//!
+//! Each event knows its stable name, level, message and fields, and updates the run's counters
+//! when it is emitted, so the log lines and the run summary ([`ImportOutcome::stats`]) cannot
+//! disagree. No event carries authentication material: the fields are endpoints, counts,
+//! durations, object types and timestamps.
+//!
+//! [`ImportOutcome::stats`]: connector_api::ImportOutcome::stats
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use connector_api::{Context, Level, LogRecord};
+
+use crate::client::rate_limit::{Bucket, PacingHook};
+
+/// Something worth logging.
+pub trait Event {
+    /// Builds the log record.
+    fn record(&self) -> LogRecord;
+    /// Updates the run counters (default: nothing).
+    fn count(&self, _counters: &Counters) {}
+}
+
+/// Counters of one run; reported as [`connector_api::ImportOutcome::stats`].
+#[derive(Debug, Default)]
+pub struct Counters {
+    requests: AtomicU64,
+    pages: AtomicU64,
+    retries: AtomicU64,
+    rate_limit_waits: AtomicU64,
+    rate_limit_wait_ms: AtomicU64,
+    objects: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The telemetry handle of one operation: the host's context plus the run counters.
+#[derive(Debug)]
+pub struct RunTelemetry {
+    ctx: Context,
+    counters: Counters,
+}
+
+impl RunTelemetry {
+    /// A handle logging to `ctx`.
+    pub fn new(ctx: &Context) -> Self {
+        RunTelemetry {
+            ctx: ctx.clone(),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The host's context of this operation.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Logs `event` and updates the counters.
+    pub fn emit<E: Event>(&self, event: &E) {
+        event.count(&self.counters);
+        self.ctx.log(event.record());
+    }
+
+    /// Counts one HTTP request sent (not logged: see [`PageFetched`] for the per-page record).
+    pub fn count_request(&self) {
+        Counters::add(&self.counters.requests, 1);
+    }
+
+    /// Counts objects handed to the sink, per object type and operation.
+    pub fn count_objects(&self, object_type: &str, upserts: u64, deletes: u64) {
+        let mut map = self
+            .counters
+            .objects
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *map.entry(format!("{object_type}.upserts")).or_default() += upserts;
+        *map.entry(format!("{object_type}.deletes")).or_default() += deletes;
+    }
+
+    /// Objects emitted so far of one type: (upserts, deletes).
+    pub fn objects(&self, object_type: &str) -> (u64, u64) {
+        let map = self
+            .counters
+            .objects
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        (
+            map.get(&format!("{object_type}.upserts"))
+                .copied()
+                .unwrap_or(0),
+            map.get(&format!("{object_type}.deletes"))
+                .copied()
+                .unwrap_or(0),
+        )
+    }
+
+    /// The counters as run statistics.
+    pub fn stats(&self) -> BTreeMap<String, u64> {
+        let c = &self.counters;
+        let mut stats = BTreeMap::from([
+            ("requests".to_owned(), c.requests.load(Ordering::Relaxed)),
+            ("pages".to_owned(), c.pages.load(Ordering::Relaxed)),
+            ("retries".to_owned(), c.retries.load(Ordering::Relaxed)),
+            (
+                "rate_limit_waits".to_owned(),
+                c.rate_limit_waits.load(Ordering::Relaxed),
+            ),
+            (
+                "rate_limit_wait_ms".to_owned(),
+                c.rate_limit_wait_ms.load(Ordering::Relaxed),
+            ),
+        ]);
+        stats.extend(
+            c.objects
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|(k, v)| (k.clone(), *v)),
+        );
+        stats
+    }
+}
+
+/// The pacer's metrics hook: every budget wait becomes a [`RateLimitWait`] record.
+impl PacingHook for RunTelemetry {
+    fn waiting(&self, bucket: Bucket, wait: Duration, limit: u32, remaining: u32) {
+        self.emit(&RateLimitWait {
+            bucket: bucket.name(),
+            wait,
+            reason: "budget",
+            limit: Some(limit),
+            remaining: Some(remaining),
+        });
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// An import run started.
+#[derive(Debug)]
+pub struct RunStarted<'a> {
+    /// `full` or `delta`.
+    pub mode: &'a str,
+    /// The org host.
+    pub org: &'a str,
+    /// What the run fetches, in words.
+    pub plan: String,
+}
+
+impl Event for RunStarted<'_> {
+    fn record(&self) -> LogRecord {
+        LogRecord::new(
+            Level::Info,
+            "run_started",
+            format!(
+                "{} import of {} started: {}",
+                self.mode, self.org, self.plan
+            ),
+        )
+        .field("mode", self.mode)
+        .field("org", self.org)
+    }
+}
+
+/// One page of a list endpoint was read.
+#[derive(Debug)]
+pub struct PageFetched<'a> {
+    /// Endpoint template, e.g. `GET /api/v1/users`.
+    pub endpoint: &'a str,
+    /// The group the page belongs to, for member listings.
+    pub group: Option<&'a str>,
+    /// 1-based page number within the listing.
+    pub page: u64,
+    /// Objects on the page.
+    pub objects: usize,
+    /// Time from the first attempt to the decoded page (waits included).
+    pub elapsed: Duration,
+}
+
+impl Event for PageFetched<'_> {
+    fn record(&self) -> LogRecord {
+        let mut r = LogRecord::new(
+            Level::Debug,
+            "page_fetched",
+            format!(
+                "{} page {}: {} objects in {} ms",
+                self.endpoint,
+                self.page,
+                self.objects,
+                ms(self.elapsed)
+            ),
+        )
+        .field("endpoint", self.endpoint)
+        .field("page", self.page)
+        .field("objects", self.objects)
+        .field("elapsed_ms", ms(self.elapsed));
+        if let Some(g) = self.group {
+            r = r.field("group", g);
+        }
+        r
+    }
+
+    fn count(&self, c: &Counters) {
+        Counters::add(&c.pages, 1);
+    }
+}
+
+/// The connector waited before sending a request, to stay inside a rate-limit budget.
+#[derive(Debug)]
+pub struct RateLimitWait<'a> {
+    /// The rate-limit bucket (endpoint family).
+    pub bucket: &'a str,
+    /// How long (real time).
+    pub wait: Duration,
+    /// `budget` (our share is used up until the window resets), `429` or `concurrency`.
+    pub reason: &'a str,
+    /// `X-Rate-Limit-Limit` of the bucket, when known.
+    pub limit: Option<u32>,
+    /// `X-Rate-Limit-Remaining` last seen, when known.
+    pub remaining: Option<u32>,
+}
+
+impl Event for RateLimitWait<'_> {
+    fn record(&self) -> LogRecord {
+        let mut r = LogRecord::new(
+            Level::Info,
+            "rate_limit_wait",
+            format!(
+                "waiting {} ms for the {} rate-limit bucket ({})",
+                ms(self.wait),
+                self.bucket,
+                self.reason
+            ),
+        )
+        .field("bucket", self.bucket)
+        .field("wait_ms", ms(self.wait))
+        .field("reason", self.reason);
+        if let Some(l) = self.limit {
+            r = r.field("limit", l);
+        }
+        if let Some(rem) = self.remaining {
+            r = r.field("remaining", rem);
+        }
+        r
+    }
+
+    fn count(&self, c: &Counters) {
+        Counters::add(&c.rate_limit_waits, 1);
+        Counters::add(&c.rate_limit_wait_ms, ms(self.wait));
+    }
+}
+
+/// A request failed in a way worth retrying; the connector waits and tries again.
+#[derive(Debug)]
+pub struct RetryScheduled<'a> {
+    /// Endpoint template.
+    pub endpoint: &'a str,
+    /// The retry about to be made (1 = first retry).
+    pub retry: u32,
+    /// The configured maximum.
+    pub max_retries: u32,
+    /// What went wrong (`HTTP 503`, `HTTP 429`, `connection dropped`, …).
+    pub reason: &'a str,
+    /// Wait before the retry (real time).
+    pub wait: Duration,
+}
+
+impl Event for RetryScheduled<'_> {
+    fn record(&self) -> LogRecord {
+        LogRecord::new(
+            Level::Warn,
+            "retry",
+            format!(
+                "{}: {}; retry {}/{} in {} ms",
+                self.endpoint,
+                self.reason,
+                self.retry,
+                self.max_retries,
+                ms(self.wait)
+            ),
+        )
+        .field("endpoint", self.endpoint)
+        .field("retry", self.retry)
+        .field("max_retries", self.max_retries)
+        .field("reason", self.reason)
+        .field("wait_ms", ms(self.wait))
+    }
+
+    fn count(&self, c: &Counters) {
+        Counters::add(&c.retries, 1);
+    }
+}
+
+/// Okta said too many requests were in flight; the connector lowered its parallelism.
+#[derive(Debug)]
+pub struct ConcurrencyReduced {
+    /// Requests in flight allowed before.
+    pub from: usize,
+    /// Requests in flight allowed now.
+    pub to: usize,
+}
+
+impl Event for ConcurrencyReduced {
+    fn record(&self) -> LogRecord {
+        LogRecord::new(
+            Level::Warn,
+            "concurrency_reduced",
+            format!(
+                "Okta's concurrency limit was reached; requests in flight lowered from {} to {}",
+                self.from, self.to
+            ),
+        )
+        .field("from", self.from)
+        .field("to", self.to)
+    }
+}
+
+/// Every object of a type (or of a scope) has been handed to the host.
+#[derive(Debug)]
+pub struct ObjectsEmitted<'a> {
+    /// Object type.
+    pub object_type: &'a str,
+    /// Upserts emitted.
+    pub upserts: u64,
+    /// Deletes emitted.
+    pub deletes: u64,
+    /// Whether the type was marked complete (full runs).
+    pub complete: bool,
+}
+
+impl Event for ObjectsEmitted<'_> {
+    fn record(&self) -> LogRecord {
+        LogRecord::new(
+            Level::Info,
+            "objects_emitted",
+            format!(
+                "{}: {} upserts, {} deletes{}",
+                self.object_type,
+                self.upserts,
+                self.deletes,
+                if self.complete {
+                    ", marked complete"
+                } else {
+                    ""
+                }
+            ),
+        )
+        .field("object_type", self.object_type)
+        .field("upserts", self.upserts)
+        .field("deletes", self.deletes)
+        .field("complete", self.complete)
+    }
+}
+
+/// A group disappeared between listing it and reading its members.
+#[derive(Debug)]
+pub struct GroupVanished<'a> {
+    /// The group id.
+    pub group: &'a str,
+}
+
+impl Event for GroupVanished<'_> {
+    fn record(&self) -> LogRecord {
+        LogRecord::new(
+            Level::Warn,
+            "group_vanished",
+            format!(
+                "group {} was deleted while the run was reading it; emitted as a delete",
+                self.group
+            ),
+        )
+        .field("group", self.group)
+    }
+}
+
+/// The watermark for one object type moved.
+#[derive(Debug)]
+pub struct WatermarkAdvanced<'a> {
+    /// Watermark key (`u` users, `g` groups and memberships).
+    pub key: &'a str,
+    /// Previous value, if any.
+    pub from: Option<&'a str>,
+    /// New value.
+    pub to: &'a str,
+}
+
+impl Event for WatermarkAdvanced<'_> {
+    fn record(&self) -> LogRecord {
+        LogRecord::new(
+            Level::Info,
+            "watermark_advanced",
+            format!(
+                "watermark {}: {} -> {}",
+                self.key,
+                self.from.unwrap_or("(none)"),
+                self.to
+            ),
+        )
+        .field("key", self.key)
+        .field("from", self.from.unwrap_or_default())
+        .field("to", self.to)
+    }
+}
+
+/// An import run finished successfully.
+#[derive(Debug)]
+pub struct RunFinished<'a> {
+    /// `full` or `delta`.
+    pub mode: &'a str,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// The run counters.
+    pub stats: &'a BTreeMap<String, u64>,
+}
+
+impl Event for RunFinished<'_> {
+    fn record(&self) -> LogRecord {
+        let get = |k: &str| self.stats.get(k).copied().unwrap_or(0);
+        let mut r = LogRecord::new(
+            Level::Info,
+            "run_finished",
+            format!(
+                "{} import finished in {} ms: {} requests, {} pages, {} retries, {} rate-limit waits",
+                self.mode,
+                ms(self.elapsed),
+                get("requests"),
+                get("pages"),
+                get("retries"),
+                get("rate_limit_waits")
+            ),
+        )
+        .field("mode", self.mode)
+        .field("elapsed_ms", ms(self.elapsed));
+        for (k, v) in self.stats {
+            r = r.field(k.clone(), *v);
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_update_counters_and_log() {
+        let (ctx, logs) = Context::for_tests();
+        let tel = RunTelemetry::new(&ctx);
+        tel.emit(&PageFetched {
+            endpoint: "GET /api/v1/users",
+            group: None,
+            page: 1,
+            objects: 200,
+            elapsed: Duration::from_millis(12),
+        });
+        tel.emit(&RateLimitWait {
+            bucket: "/api/v1/users",
+            wait: Duration::from_millis(1500),
+            reason: "budget",
+            limit: Some(600),
+            remaining: Some(300),
+        });
+        tel.count_request();
+        tel.count_objects("User", 199, 1);
+        let stats = tel.stats();
+        assert_eq!(stats["pages"], 1);
+        assert_eq!(stats["rate_limit_waits"], 1);
+        assert_eq!(stats["rate_limit_wait_ms"], 1500);
+        assert_eq!(stats["requests"], 1);
+        assert_eq!(stats["User.upserts"], 199);
+        assert_eq!(tel.objects("User"), (199, 1));
+        let recs = logs.records();
+        assert_eq!(recs[0].event, "page_fetched");
+        assert_eq!(recs[0].fields["objects"], 200);
+        assert_eq!(recs[1].event, "rate_limit_wait");
+        assert_eq!(recs[1].fields["wait_ms"], 1500);
+        assert_eq!(recs[1].level, Level::Info);
+    }
+}
