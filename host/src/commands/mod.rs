@@ -1,0 +1,115 @@
+//! One module per subcommand; each has an `Args` (clap) and a `run` function.
+//!
+//! Commands return an [`ExitCode`] for outcomes they report themselves (a failed run is
+//! recorded and printed, then exits 4) and a [`HostError`] for everything that stopped them.
+
+pub mod check;
+pub mod connectors;
+pub mod demo;
+pub mod import;
+pub mod objects;
+pub mod runs;
+pub mod schedule;
+pub mod secret;
+pub mod watermark;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use connector_api::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::{ExitCode, HostError};
+use crate::store::Store;
+
+/// What every command gets.
+pub struct App {
+    /// The loaded configuration.
+    pub config: Config,
+    /// `--store`: overrides `store` in host.toml.
+    pub store_override: Option<PathBuf>,
+    /// `--json`: machine-readable output.
+    pub json: bool,
+    /// Draw progress bars (a terminal, not `--json`, not `-q`).
+    pub progress: bool,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("config", &self.config)
+            .field("store_override", &self.store_override)
+            .field("json", &self.json)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A command's result.
+pub type Outcome = Result<ExitCode, HostError>;
+
+impl App {
+    /// The store path in effect.
+    pub fn store_path(&self) -> PathBuf {
+        self.store_override
+            .clone()
+            .unwrap_or_else(|| self.config.store.clone())
+    }
+
+    /// Opens (creating) the store.
+    ///
+    /// # Errors
+    /// The store cannot be opened.
+    pub fn open_store(&self) -> Result<Store, HostError> {
+        Ok(Store::open(&self.store_path())?)
+    }
+
+    /// Opens the store only if it exists (read-only commands).
+    ///
+    /// # Errors
+    /// The store is missing or cannot be opened.
+    pub fn open_existing_store(&self) -> Result<Store, HostError> {
+        Ok(Store::open_existing(&self.store_path())?)
+    }
+
+    /// Warns about credentials written literally into host.toml.
+    pub fn warn_literal_credentials(&self) {
+        for key in self.config.literal_credentials() {
+            tracing::warn!(
+                "{key} holds a literal value; store it with `host secret set secret://…` and \
+                 reference it instead (the value is not shown)"
+            );
+        }
+    }
+}
+
+/// Cancels `token` on the first Ctrl-C and exits with 130 on the second. The handler stops
+/// when the returned guard is dropped.
+pub fn cancel_on_ctrl_c(token: CancellationToken) -> CtrlCGuard {
+    let handle = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        tracing::warn!(
+            "Ctrl-C: cancelling; the run will be recorded as cancelled (press Ctrl-C again to exit at once)"
+        );
+        token.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::error!("second Ctrl-C: exiting without waiting");
+            std::process::exit(ExitCode::Cancelled.code());
+        }
+    });
+    CtrlCGuard(handle)
+}
+
+/// Stops the Ctrl-C handler when dropped.
+#[derive(Debug)]
+pub struct CtrlCGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for CtrlCGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,112 @@
+//! Loading a configured connector: library → factory → instance with resolved settings.
+//!
+//! Libraries are loaded through the connector-api loader ([`PluginFactory`]), which checks the
+//! ABI version before anything else and keeps the library mapped for as long as any instance
+//! lives. A missing file, a library that is not a connector and an ABI mismatch each get an
+//! error that says which file and what to do.
+
+use std::path::Path;
+
+use connector_api::abi::loader::PluginFactory;
+use connector_api::{Connector, ConnectorFactory, Descriptor, ErrorKind, Settings};
+
+use crate::config::ConnectorConfig;
+use crate::error::HostError;
+use crate::secrets::SecretChain;
+
+/// A connector instance and where it came from.
+pub struct Loaded {
+    /// The instance (keeps its library loaded).
+    pub connector: Box<dyn Connector>,
+    /// What the library says it is.
+    pub descriptor: Descriptor,
+    /// The library path, as a string for the store.
+    pub library: String,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("name", &self.descriptor.name)
+            .field("version", &self.descriptor.version)
+            .field("library", &self.library)
+            .finish()
+    }
+}
+
+/// Loads the library at `path` as a connector factory.
+///
+/// # Errors
+/// [`HostError::Connector`] (named `name`) saying whether the file is missing, is not a
+/// connector, or implements another ABI version.
+pub fn load_factory(name: &str, path: &Path) -> Result<PluginFactory, HostError> {
+    if !path.exists() {
+        return Err(HostError::connector(
+            name,
+            connector_api::ConnectorError::not_found(format!(
+                "connector library {} does not exist",
+                path.display()
+            ))
+            .with_remediation(
+                "Build it (`cargo build --release` in the workspace) or fix `library` in \
+                 host.toml; relative paths are resolved against the directory of host.toml",
+            ),
+        ));
+    }
+    PluginFactory::load(path).map_err(|e| {
+        let hint = match e.kind() {
+            ErrorKind::InvalidConfig => {
+                "Check that `library` points at a connector cdylib built against the same \
+                 connector-api version as this host"
+            }
+            _ => "Check the library file",
+        };
+        let e = if e.remediation().is_none() {
+            e.with_remediation(hint)
+        } else {
+            e
+        };
+        HostError::connector(name, e)
+    })
+}
+
+/// Resolves the connector's secrets and creates an instance from `factory`.
+///
+/// The resolved AuthJson exists only inside the [`Settings`] handed to the factory; the
+/// plug-in boundary copies it into the connector, and the host's copy is zeroed on drop.
+///
+/// # Errors
+/// A secret cannot be resolved, or the connector refuses its settings.
+pub fn instantiate(
+    factory: &dyn ConnectorFactory,
+    config: &ConnectorConfig,
+    secrets: &SecretChain,
+) -> Result<Box<dyn Connector>, HostError> {
+    let auth = secrets.resolve_json(&config.auth)?;
+    let settings = Settings::new(config.config.clone(), auth);
+    factory
+        .create(settings)
+        .map_err(|e| HostError::connector(&config.name, e))
+}
+
+/// Loads and instantiates the connector configured as `config`.
+///
+/// # Errors
+/// See [`load_factory`] and [`instantiate`].
+pub fn load(config: &ConnectorConfig, secrets: &SecretChain) -> Result<Loaded, HostError> {
+    let factory = load_factory(&config.name, &config.library)?;
+    let descriptor = factory.descriptor();
+    let connector = instantiate(&factory, config, secrets)?;
+    tracing::debug!(
+        connector = %config.name,
+        library = %config.library.display(),
+        kind = %descriptor.name,
+        version = %descriptor.version,
+        "connector loaded"
+    );
+    Ok(Loaded {
+        connector,
+        descriptor,
+        library: config.library.display().to_string(),
+    })
+}

@@ -1,0 +1,453 @@
+//! Connectors and runs: the history `host runs` and `host connectors` show.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use connector_api::{Descriptor, ImportMode, Skipped};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::{Result, Store, Tx, from_json, sqlite, to_json};
+
+/// What a run did to one object type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeCounts {
+    /// Upserts received from the connector.
+    pub upserts: u64,
+    /// Objects stored for the first time.
+    pub created: u64,
+    /// Stored objects whose attributes or scope changed.
+    pub updated: u64,
+    /// Upserts identical to what was stored.
+    pub unchanged: u64,
+    /// Explicit deletes received from the connector.
+    pub deletes: u64,
+    /// Stored objects removed by explicit deletes.
+    pub deleted: u64,
+    /// Stored objects removed because a completed scope did not contain them (hard deletes).
+    pub removed: u64,
+}
+
+impl TypeCounts {
+    /// Whether the run touched the type at all.
+    pub fn is_empty(&self) -> bool {
+        *self == TypeCounts::default()
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Still going, or the host process ended during it.
+    Running,
+    /// Changes, deletes and the new watermark were committed.
+    Succeeded,
+    /// The connector or a guard failed the run; the watermark was kept.
+    Failed,
+    /// Cancelled (Ctrl-C); the watermark was kept.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
+            _ => RunStatus::Running,
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error a run ended with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunError {
+    /// The category: a connector [`ErrorKind`](connector_api::ErrorKind) name, or a host one
+    /// (`mass_delete_guard`, `store`, `interrupted`).
+    pub kind: String,
+    /// The full message, with remediation.
+    pub message: String,
+}
+
+/// One row of `runs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Run id (increasing).
+    pub id: i64,
+    /// Connector name.
+    pub connector: String,
+    /// `full` or `delta`.
+    pub mode: String,
+    /// Outcome.
+    pub status: RunStatus,
+    /// RFC 3339.
+    pub started_at: String,
+    /// RFC 3339, once finished.
+    pub finished_at: Option<String>,
+    /// The watermark the run started from.
+    pub watermark_before: Option<String>,
+    /// The watermark the run stored (successful runs only).
+    pub watermark_after: Option<String>,
+    /// Per object type.
+    pub counts: BTreeMap<String, TypeCounts>,
+    /// The connector's counters (requests, waits, …), from a successful run.
+    pub stats: BTreeMap<String, u64>,
+    /// How many connector log events of each name the run produced.
+    pub events: BTreeMap<String, u64>,
+    /// Scopes the connector skipped.
+    pub skipped: Vec<Skipped>,
+    /// Host remarks.
+    pub notes: Vec<String>,
+    /// Why it failed or was cancelled.
+    pub error: Option<RunError>,
+}
+
+/// The end of a run, as written to its row.
+#[derive(Debug, Clone, Default)]
+pub struct RunEnd {
+    /// Per object type.
+    pub counts: BTreeMap<String, TypeCounts>,
+    /// Connector counters.
+    pub stats: BTreeMap<String, u64>,
+    /// Log events seen.
+    pub events: BTreeMap<String, u64>,
+    /// Skipped scopes.
+    pub skipped: Vec<Skipped>,
+    /// Host remarks.
+    pub notes: Vec<String>,
+}
+
+/// One row of `connectors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorRow {
+    /// Name in host.toml.
+    pub name: String,
+    /// Library last loaded.
+    pub library: String,
+    /// Descriptor name.
+    pub descriptor_name: Option<String>,
+    /// Descriptor version.
+    pub descriptor_version: Option<String>,
+    /// When it was first used.
+    pub first_seen_at: String,
+    /// When it was last loaded.
+    pub last_loaded_at: String,
+}
+
+const RUN_COLUMNS: &str = "id, connector, mode, status, started_at, finished_at, watermark_before, \
+     watermark_after, counts, stats, events, skipped, notes, error_kind, error_message";
+
+impl Store {
+    /// Records that connector `name` was loaded from `library` (creating its row if needed).
+    ///
+    /// # Errors
+    /// SQLite failed.
+    pub fn ensure_connector(
+        &mut self,
+        name: &str,
+        library: &str,
+        descriptor: Option<&Descriptor>,
+        at: &str,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO connectors (name, library, descriptor_name, descriptor_version, \
+                     first_seen_at, last_loaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) \
+                 ON CONFLICT (name) DO UPDATE SET library = excluded.library, \
+                     descriptor_name = coalesce(excluded.descriptor_name, descriptor_name), \
+                     descriptor_version = coalesce(excluded.descriptor_version, descriptor_version), \
+                     last_loaded_at = excluded.last_loaded_at",
+                params![
+                    name,
+                    library,
+                    descriptor.map(|d| d.name.as_str()),
+                    descriptor.map(|d| d.version.as_str()),
+                    at
+                ],
+            )
+            .map_err(sqlite(&self.path, "recording the connector"))?;
+        Ok(())
+    }
+
+    /// Every connector the store has seen.
+    ///
+    /// # Errors
+    /// SQLite failed.
+    pub fn connectors(&self) -> Result<Vec<ConnectorRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT name, library, descriptor_name, descriptor_version, first_seen_at, \
+                 last_loaded_at FROM connectors ORDER BY name",
+            )
+            .map_err(sqlite(&self.path, "listing connectors"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ConnectorRow {
+                    name: r.get(0)?,
+                    library: r.get(1)?,
+                    descriptor_name: r.get(2)?,
+                    descriptor_version: r.get(3)?,
+                    first_seen_at: r.get(4)?,
+                    last_loaded_at: r.get(5)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(sqlite(&self.path, "listing connectors"))?;
+        Ok(rows)
+    }
+
+    /// Marks runs of `connector` still `running` as failed: the process that ran them is gone.
+    /// Returns how many were closed.
+    ///
+    /// # Errors
+    /// SQLite failed.
+    pub fn close_interrupted_runs(&mut self, connector: &str, at: &str) -> Result<usize> {
+        self.conn
+            .execute(
+                "UPDATE runs SET status = 'failed', finished_at = ?2, error_kind = 'interrupted', \
+                 error_message = 'the host process ended during the run; the watermark was kept' \
+                 WHERE connector = ?1 AND status = 'running'",
+                params![connector, at],
+            )
+            .map_err(sqlite(&self.path, "closing interrupted runs"))
+    }
+
+    /// Opens a run record (committed at once, so a crash leaves a trace) and returns its id.
+    ///
+    /// # Errors
+    /// SQLite failed.
+    pub fn begin_run(
+        &mut self,
+        connector: &str,
+        mode: ImportMode,
+        watermark_before: Option<&str>,
+        at: &str,
+    ) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (connector, mode, status, started_at, watermark_before) \
+                 VALUES (?1, ?2, 'running', ?3, ?4)",
+                params![connector, mode.to_string(), at, watermark_before],
+            )
+            .map_err(sqlite(&self.path, "opening the run record"))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Closes a run that did not succeed (failed or cancelled), in its own transaction.
+    ///
+    /// # Errors
+    /// SQLite failed.
+    pub fn finish_run_unsuccessful(
+        &mut self,
+        run_id: i64,
+        status: RunStatus,
+        end: &RunEnd,
+        error: &RunError,
+        at: &str,
+    ) -> Result<()> {
+        finish_run(
+            &self.conn,
+            &self.path,
+            run_id,
+            status,
+            end,
+            None,
+            Some(error),
+            at,
+        )
+    }
+
+    /// One run.
+    ///
+    /// # Errors
+    /// SQLite failed.
+    pub fn run(&self, run_id: i64) -> Result<Option<RunRecord>> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
+        let raw = self
+            .conn
+            .query_row(&sql, [run_id], raw_run)
+            .optional()
+            .map_err(sqlite(&self.path, "reading a run"))?;
+        raw.map(|r| r.decode(&self.path)).transpose()
+    }
+
+    /// The most recent runs of `connector`, newest first.
+    ///
+    /// # Errors
+    /// SQLite failed.
+    pub fn runs(&self, connector: &str, limit: usize) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE connector = ?1 ORDER BY id DESC LIMIT ?2"
+        );
+        let mut stmt = self
+            .conn
+            .prepare(&sql)
+            .map_err(sqlite(&self.path, "listing runs"))?;
+        let raws = stmt
+            .query_map(params![connector, limit as i64], raw_run)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(sqlite(&self.path, "listing runs"))?;
+        raws.into_iter().map(|r| r.decode(&self.path)).collect()
+    }
+
+    /// The start time of the last successful run of `connector` in `mode`, if any.
+    ///
+    /// # Errors
+    /// SQLite failed.
+    pub fn last_success_started(
+        &self,
+        connector: &str,
+        mode: ImportMode,
+    ) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT started_at FROM runs WHERE connector = ?1 AND mode = ?2 \
+                 AND status = 'succeeded' ORDER BY id DESC LIMIT 1",
+                params![connector, mode.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sqlite(&self.path, "reading the last successful run"))
+    }
+}
+
+impl Tx<'_> {
+    /// Closes a run as succeeded, inside the run's final transaction.
+    ///
+    /// # Errors
+    /// SQLite failed.
+    pub fn finish_run_succeeded(
+        &self,
+        run_id: i64,
+        end: &RunEnd,
+        watermark_after: Option<&str>,
+        at: &str,
+    ) -> Result<()> {
+        finish_run(
+            &self.tx,
+            self.path,
+            run_id,
+            RunStatus::Succeeded,
+            end,
+            watermark_after,
+            None,
+            at,
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish_run(
+    conn: &Connection,
+    path: &std::path::Path,
+    run_id: i64,
+    status: RunStatus,
+    end: &RunEnd,
+    watermark_after: Option<&str>,
+    error: Option<&RunError>,
+    at: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE runs SET status = ?2, finished_at = ?3, watermark_after = ?4, counts = ?5, \
+         stats = ?6, events = ?7, skipped = ?8, notes = ?9, error_kind = ?10, error_message = ?11 \
+         WHERE id = ?1",
+        params![
+            run_id,
+            status.as_str(),
+            at,
+            watermark_after,
+            to_json(&end.counts),
+            to_json(&end.stats),
+            to_json(&end.events),
+            to_json(&end.skipped),
+            to_json(&end.notes),
+            error.map(|e| e.kind.as_str()),
+            error.map(|e| e.message.as_str()),
+        ],
+    )
+    .map_err(sqlite(path, "closing the run record"))?;
+    Ok(())
+}
+
+struct RawRun {
+    id: i64,
+    connector: String,
+    mode: String,
+    status: String,
+    started_at: String,
+    finished_at: Option<String>,
+    watermark_before: Option<String>,
+    watermark_after: Option<String>,
+    counts: String,
+    stats: String,
+    events: String,
+    skipped: String,
+    notes: String,
+    error_kind: Option<String>,
+    error_message: Option<String>,
+}
+
+fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
+    Ok(RawRun {
+        id: r.get(0)?,
+        connector: r.get(1)?,
+        mode: r.get(2)?,
+        status: r.get(3)?,
+        started_at: r.get(4)?,
+        finished_at: r.get(5)?,
+        watermark_before: r.get(6)?,
+        watermark_after: r.get(7)?,
+        counts: r.get(8)?,
+        stats: r.get(9)?,
+        events: r.get(10)?,
+        skipped: r.get(11)?,
+        notes: r.get(12)?,
+        error_kind: r.get(13)?,
+        error_message: r.get(14)?,
+    })
+}
+
+impl RawRun {
+    fn decode(self, path: &std::path::Path) -> Result<RunRecord> {
+        Ok(RunRecord {
+            id: self.id,
+            connector: self.connector,
+            mode: self.mode,
+            status: RunStatus::parse(&self.status),
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            watermark_before: self.watermark_before,
+            watermark_after: self.watermark_after,
+            counts: from_json(path, "runs.counts", &self.counts)?,
+            stats: from_json(path, "runs.stats", &self.stats)?,
+            events: from_json(path, "runs.events", &self.events)?,
+            skipped: from_json(path, "runs.skipped", &self.skipped)?,
+            notes: from_json(path, "runs.notes", &self.notes)?,
+            error: match (self.error_kind, self.error_message) {
+                (Some(kind), message) => Some(RunError {
+                    kind,
+                    message: message.unwrap_or_default(),
+                }),
+                (None, _) => None,
+            },
+        })
+    }
+}
