@@ -57,9 +57,31 @@ pub fn boxed_factory<F: ConnectorFactory + 'static>(factory: F) -> Box<dyn Conne
 /// macro defines the `#[no_mangle]` symbols documented in `docs/abi.md` (and no Rust items), so
 /// a crate may invoke it only once.
 ///
-/// ```ignore
-/// connector_api::export_connector!(my_connector::MyFactory::default());
 /// ```
+/// use connector_api::{Capabilities, ConnectorError, Descriptor, FnFactory, ObjectTypeInfo};
+///
+/// fn descriptor() -> Descriptor {
+///     Descriptor {
+///         name: "hello".into(),
+///         version: "0.1.0".into(),
+///         description: "A connector that cannot be configured".into(),
+///         object_types: vec![ObjectTypeInfo {
+///             name: "Greeting".into(),
+///             description: String::new(),
+///             scoped: false,
+///         }],
+///         capabilities: Capabilities::default(),
+///     }
+/// }
+///
+/// connector_api::export_connector!(FnFactory::new(descriptor(), |_settings| {
+///     Err(ConnectorError::invalid_config("hello takes no configuration"))
+/// }));
+/// # fn main() {}
+/// ```
+///
+/// A real connector passes its own factory type, e.g.
+/// `export_connector!(AcmeFactory::default())` — see `docs/writing-a-connector.md`.
 #[macro_export]
 macro_rules! export_connector {
     ($factory:expr $(,)?) => {

@@ -185,18 +185,34 @@ impl Api {
         unsafe { (self.buffer_free)(out) };
         match status {
             STATUS_OK => Ok(bytes),
-            STATUS_ERROR => Err(
-                serde_json::from_slice::<ConnectorError>(&bytes).unwrap_or_else(|e| {
-                    ConnectorError::internal(format!(
-                        "connector {what} failed with an unreadable error ({e}): {}",
-                        String::from_utf8_lossy(&bytes)
-                    ))
-                }),
-            ),
+            STATUS_ERROR => Err(decode_error(what, &bytes)),
             other => Err(ConnectorError::internal(format!(
                 "connector {what} returned unexpected status {other}"
             ))),
         }
+    }
+}
+
+/// Decodes a plug-in's error JSON. An error of a kind this host does not know (a newer
+/// plug-in) keeps its message and hint and becomes [`ErrorKind::Internal`](crate::ErrorKind).
+fn decode_error(what: &str, bytes: &[u8]) -> ConnectorError {
+    if let Ok(error) = serde_json::from_slice::<ConnectorError>(bytes) {
+        return error;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    let text = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
+    match (text("kind"), text("message")) {
+        (Some(kind), Some(message)) => {
+            let error = ConnectorError::internal(format!("{message} (error kind `{kind}`)"));
+            match text("remediation") {
+                Some(hint) => error.with_remediation(hint),
+                None => error,
+            }
+        }
+        _ => ConnectorError::internal(format!(
+            "connector {what} failed with an unreadable error: {}",
+            String::from_utf8_lossy(bytes)
+        )),
     }
 }
 
@@ -698,6 +714,27 @@ mod tests {
         let name = library_file_name("okta-connector");
         assert!(name.contains("okta_connector"), "{name}");
         assert!(name.ends_with(std::env::consts::DLL_SUFFIX));
+    }
+
+    #[test]
+    fn plugin_errors_decode_even_with_unknown_kinds() {
+        let known = decode_error(
+            "import",
+            br#"{"kind":"rate_limited","message":"slow down"}"#,
+        );
+        assert_eq!(known.kind(), ErrorKind::RateLimited);
+        let newer = decode_error(
+            "import",
+            br#"{"kind":"quota_exceeded","message":"out of quota","remediation":"buy more"}"#,
+        );
+        assert_eq!(newer.kind(), ErrorKind::Internal);
+        assert_eq!(
+            newer.message(),
+            "out of quota (error kind `quota_exceeded`)"
+        );
+        assert_eq!(newer.remediation(), Some("buy more"));
+        let garbage = decode_error("check", b"not json");
+        assert!(garbage.message().contains("unreadable error"), "{garbage}");
     }
 
     #[test]

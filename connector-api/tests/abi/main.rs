@@ -9,6 +9,7 @@
 mod directory;
 
 mod boundary;
+mod c_host;
 mod conformance;
 mod plugins;
 mod python;
