@@ -6,7 +6,7 @@
 //! screen, log lines are printed above them.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
 use connector_api::{Level, LogRecord, Logger};
@@ -24,20 +24,24 @@ pub struct LogOptions {
     pub quiet: bool,
     /// One JSON object per log line instead of text.
     pub json: bool,
+    /// Only warnings and errors unless `-v` (the demo, whose output is its report).
+    pub terse: bool,
 }
 
 /// Installs the global subscriber. `RUST_LOG` overrides the level chosen by the options.
 pub fn init(options: LogOptions) {
-    let default = match (options.quiet, options.verbose) {
-        (true, _) => "warn",
-        (false, 0) => "info",
-        (false, 1) => "debug",
-        (false, _) => "trace",
+    let default = match options.verbose {
+        _ if options.quiet => "warn",
+        0 if options.terse => "warn",
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(StderrAboveBars)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(true);
     // A second init (tests) keeps the first subscriber.
     let _ = if options.json {

@@ -79,6 +79,7 @@ fn main() {
         verbose: cli.verbose,
         quiet: cli.quiet,
         json: false,
+        terse: matches!(cli.command, Command::Demo(_)),
     });
     let code = match run(cli) {
         Ok(code) => code,

@@ -37,36 +37,31 @@ impl std::fmt::Debug for Loaded {
 /// Loads the library at `path` as a connector factory.
 ///
 /// # Errors
-/// [`HostError::Connector`] (named `name`) saying whether the file is missing, is not a
-/// connector, or implements another ABI version.
+/// [`HostError::Config`] saying whether the file is missing, is not a connector, or implements
+/// another ABI version; [`HostError::Connector`] if the plug-in itself failed.
 pub fn load_factory(name: &str, path: &Path) -> Result<PluginFactory, HostError> {
     if !path.exists() {
-        return Err(HostError::connector(
-            name,
-            connector_api::ConnectorError::not_found(format!(
-                "connector library {} does not exist",
-                path.display()
-            ))
-            .with_remediation(
-                "Build it (`cargo build --release` in the workspace) or fix `library` in \
-                 host.toml; relative paths are resolved against the directory of host.toml",
-            ),
-        ));
+        return Err(HostError::Config(format!(
+            "connector `{name}`: library {} does not exist. Build it (`cargo build --release` in \
+             the workspace) or fix `library` in host.toml; relative paths are resolved against \
+             the directory of host.toml",
+            path.display()
+        )));
     }
-    PluginFactory::load(path).map_err(|e| {
-        let hint = match e.kind() {
-            ErrorKind::InvalidConfig => {
-                "Check that `library` points at a connector cdylib built against the same \
-                 connector-api version as this host"
-            }
-            _ => "Check the library file",
-        };
-        let e = if e.remediation().is_none() {
-            e.with_remediation(hint)
-        } else {
-            e
-        };
-        HostError::connector(name, e)
+    PluginFactory::load(path).map_err(|e| match e.kind() {
+        // Not loadable, not a connector, or another ABI version: the configuration must change.
+        ErrorKind::InvalidConfig | ErrorKind::NotFound => HostError::Config(format!(
+            "connector `{name}`: {}{}",
+            e.message(),
+            e.remediation()
+                .map(|r| format!(". {r}"))
+                .unwrap_or_else(
+                    || ". Check that `library` points at a connector cdylib built \
+                                    against the same connector-api version as this host"
+                        .into()
+                )
+        )),
+        _ => HostError::connector(name, e),
     })
 }
 

@@ -1,0 +1,14 @@
+//! End-to-end tests: the host, the Okta connector `cdylib` (loaded through the connector-api
+//! loader) and the Okta simulator, in one test binary to keep link time down.
+//!
+//! The connector library is found with `locate_library("okta_connector")`: `cargo test -p host`
+//! builds it as a dependency into `target/<profile>/deps/`. A test that cannot find it fails
+//! with a message saying how to build it; nothing is skipped silently.
+
+mod canary;
+mod cli;
+mod failures;
+mod guard;
+mod secrets;
+mod support;
+mod sync;
