@@ -456,24 +456,26 @@ fn parse_auth_json(auth: &SecretString) -> Result<ApiToken> {
     };
     let AuthMode::ApiKey = parsed.mode;
     let token = parsed.api_key.expose_secret();
+    // These messages say "the API token" instead of naming its field: a host may redact every
+    // string value of the auth JSON from messages, and the mode's value is that field's name.
     let problem = if token.trim().is_empty() {
-        Some("AuthJson.ApiKey is empty")
+        Some("AuthJson: the API token is empty")
     } else if token.starts_with("secret://") {
         Some(
-            "AuthJson.ApiKey still holds an unresolved secret reference; the host must resolve it before creating the connector",
+            "AuthJson: the API token is still an unresolved secret reference; the host must resolve it before creating the connector",
         )
     } else if token.len() >= 5 && token[..5].eq_ignore_ascii_case("SSWS ") {
-        Some("AuthJson.ApiKey must be the bare token, without the \"SSWS \" prefix")
+        Some("AuthJson: the API token must be the bare token, without the \"SSWS \" prefix")
     } else if !token.bytes().all(|b| b.is_ascii_graphic()) {
         Some(
-            "AuthJson.ApiKey contains spaces, line breaks or non-ASCII characters; copy the token again",
+            "AuthJson: the API token contains spaces, line breaks or non-ASCII characters; copy it again",
         )
     } else {
         None
     };
     if let Some(problem) = problem {
         return Err(ConnectorError::invalid_config(problem).with_remediation(
-            "Store the API token created under Security → API → Tokens as the ApiKey secret",
+            "Store the token created under Security → API → Tokens, exactly as Okta showed it, as the connector's secret",
         ));
     }
     Ok(ApiToken(parsed.api_key))

@@ -94,6 +94,9 @@ impl ConnectorFactory for OktaConnectorFactory {
     }
 }
 
+// The C-ABI entry points of the `cdylib` (the macro owns the only `unsafe`).
+connector_api::export_connector!(OktaConnectorFactory);
+
 /// A configured connection to one Okta org.
 #[derive(Debug)]
 pub struct OktaConnector {

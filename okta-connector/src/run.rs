@@ -66,14 +66,12 @@ pub async fn import(
         stages.users(batches.clone()),
         stages.groups(batches.clone(), group_ids),
         stages.members(batches, group_queue),
-        forward(received, sink),
+        forward(received, sink, ctx),
     );
     let cancel = ctx.cancellation().clone();
     let (users_date, groups_date, (), ()) = tokio::select! {
         biased;
-        () = cancel.cancelled() => {
-            return Err(ConnectorError::cancelled("the import was cancelled; no watermark was advanced"));
-        }
+        () = cancel.cancelled() => return Err(cancelled()),
         r = work => r?,
     };
 
@@ -113,14 +111,23 @@ fn log_advances(tel: &RunTelemetry, from: &OktaWatermark, to: &OktaWatermark) {
     }
 }
 
+/// Hands batches to the sink, one at a time, stopping as soon as the run is cancelled.
 async fn forward(
     mut received: mpsc::Receiver<Vec<Change>>,
     sink: &mut dyn ChangeSink,
+    ctx: &Context,
 ) -> Result<()> {
     while let Some(batch) = received.next().await {
+        if ctx.is_cancelled() {
+            return Err(cancelled());
+        }
         sink.send(batch).await?;
     }
     Ok(())
+}
+
+fn cancelled() -> ConnectorError {
+    ConnectorError::cancelled("the import was cancelled; no watermark was advanced")
 }
 
 async fn send(batches: &mut Batches, batch: Vec<Change>) -> Result<()> {

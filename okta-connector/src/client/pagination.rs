@@ -4,7 +4,8 @@
 //! [`parse_links`] reads every value. A `next` link is followed as given (the `after` cursor is
 //! opaque), but only on the configured origin: the org's own host and its `-admin` host are
 //! re-homed onto it, anything else is refused. A `next` that points at a page already read ends
-//! the run with a protocol error instead of looping forever. Every page goes through
+//! the run with a protocol error instead of looping forever (after an empty page it is asked
+//! again, at most `MAX_EMPTY_PAGES` times in a row). Every page goes through
 //! [`OktaClient::fetch`](super::OktaClient::fetch), so pacing and retries apply to each.
 
 use std::collections::HashSet;
@@ -221,7 +222,9 @@ impl<T: DeserializeOwned> Pager<T> {
             ))
             .with_remediation("Check ApiBaseUrl and any proxy that rewrites Okta's Link headers")
         })?;
-        if !self.seen.insert(admitted.as_str().to_owned()) {
+        // A next link back to a page already read is a loop — unless the page was empty,
+        // which servers use to say "nothing yet, ask again" (bounded by MAX_EMPTY_PAGES).
+        if !self.seen.insert(admitted.as_str().to_owned()) && !empty {
             return Err(ConnectorError::protocol(format!(
                 "{} on {org}: the next link of page {} points back to a page already read; stopping instead of \
                  looping (the run is failed, nothing was skipped)",

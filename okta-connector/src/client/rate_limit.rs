@@ -156,6 +156,8 @@ struct Window {
 struct BucketState {
     window: Option<Window>,
     in_flight: u32,
+    /// An answer arrived (with or without rate-limit headers).
+    answered: bool,
 }
 
 enum Decision {
@@ -227,8 +229,9 @@ impl Pacer {
 
     fn decide(&self, state: &BucketState, now: Instant) -> Decision {
         let Some(w) = state.window else {
-            // Nothing known yet: one probe request at a time until the first answer.
-            return if state.in_flight == 0 {
+            // Nothing known yet: one probe request at a time until the first answer. A server
+            // that answered without rate-limit headers does not meter the bucket.
+            return if state.in_flight == 0 || state.answered {
                 Decision::Go
             } else {
                 Decision::AwaitResponses
@@ -261,6 +264,7 @@ impl Pacer {
             let state = &mut buckets[bucket.index()];
             state.in_flight = state.in_flight.saturating_sub(1);
             if let Some(h) = headers {
+                state.answered = true;
                 self.learn(state, h);
             }
         }
@@ -565,7 +569,17 @@ mod tests {
         tokio::pin!(second);
         assert!(futures::poll!(second.as_mut()).is_pending());
         drop(probe);
-        let _second = second.await;
+        let second = second.await;
+        // A failed attempt teaches nothing: still one at a time.
+        let third = pacer.acquire(Bucket::Groups, &hook);
+        tokio::pin!(third);
+        assert!(futures::poll!(third.as_mut()).is_pending());
+        // An answer without rate-limit headers: the bucket is not metered, no more probing.
+        second.complete(&RateHeaders::default());
+        let _third = third.await;
+        let _more: Vec<_> =
+            futures::future::join_all((0..10).map(|_| pacer.acquire(Bucket::Groups, &hook))).await;
+        assert!(hook.0.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

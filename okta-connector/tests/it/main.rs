@@ -1,0 +1,15 @@
+//! Integration tests of the Okta connector against the Okta simulator (`fixtures`).
+//!
+//! One test binary with modules, so the crate links once. Tests print the figures they
+//! measure (requests per object, pacing ratio); run with `--nocapture` to see them.
+#![allow(clippy::print_stdout)]
+
+mod support;
+
+mod conformance;
+mod delta;
+mod errors;
+mod full;
+mod rate_limits;
+mod resilience;
+mod secrets;
