@@ -177,3 +177,27 @@ async fn plugin_logs_reach_the_host_logger() {
     let first = &logs.records()[0];
     assert_eq!(first.fields["count"], json!(25_000));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_instance_runs_concurrent_imports_and_survives_an_abandoned_one() {
+    let connector = stream(json!({"count": 5_000, "batch_size": 250, "delay_ms": 1}));
+    let (ctx, _logs) = Context::for_tests();
+    let run = || async {
+        let mut sink = VecSink::default();
+        connector
+            .import(&ctx, ImportRequest::full(), &mut sink)
+            .await
+            .map(|_| sink.changes.len())
+    };
+    let (a, b) = tokio::join!(run(), run());
+    assert_eq!((a.unwrap(), b.unwrap()), (5_001, 5_001));
+
+    // A host that gives up on an import (drops its future) cancels the plug-in's operation;
+    // the instance stays usable.
+    let abandoned = tokio::time::timeout(Duration::from_millis(5), run()).await;
+    assert!(
+        abandoned.is_err(),
+        "the import should still have been running"
+    );
+    assert_eq!(run().await.unwrap(), 5_001);
+}
