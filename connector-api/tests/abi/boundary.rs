@@ -17,6 +17,7 @@ async fn streams_fifty_thousand_objects_in_order() {
     let connector = stream(json!({"count": COUNT, "batch_size": 1000}));
     let (ctx, _logs) = Context::for_tests();
     let mut sink = VecSink::default();
+    let cpu_before = process_cpu_time();
     let started = Instant::now();
     let outcome = connector
         .import(&ctx, ImportRequest::full(), &mut sink)
@@ -27,6 +28,15 @@ async fn streams_fifty_thousand_objects_in_order() {
         "boundary throughput: {COUNT} objects in {elapsed:?} = {:.0} objects/s",
         COUNT as f64 / elapsed.as_secs_f64()
     );
+    // Wall time depends on what else the machine runs; CPU time (both sides, all threads)
+    // does not.
+    if let (Some(before), Some(after)) = (cpu_before, process_cpu_time()) {
+        let cpu = after.saturating_sub(before);
+        println!(
+            "boundary CPU cost: {cpu:?} of CPU time = {:.0} objects per CPU-second",
+            COUNT as f64 / cpu.as_secs_f64().max(0.001)
+        );
+    }
     assert_eq!(
         outcome.watermark,
         Some(Watermark::new(format!("count:{COUNT}")))
@@ -200,4 +210,15 @@ async fn one_instance_runs_concurrent_imports_and_survives_an_abandoned_one() {
         "the import should still have been running"
     );
     assert_eq!(run().await.unwrap(), 5_001);
+}
+
+/// User + system CPU time of this process (all threads), from `/proc/self/stat` (Linux only).
+fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports these in USER_HZ, which is 100 on every mainstream architecture.
+    Some(Duration::from_millis(ticks * 10))
 }
