@@ -196,6 +196,13 @@ fn needed_role(bucket: Bucket) -> &'static str {
             "Reading groups and their members needs the Read-Only Administrator role (or a custom admin role with \
              okta.groups.read and okta.users.read over all groups and users)."
         }
+        Bucket::Apps => {
+            "Listing apps needs the Read-Only Administrator role (or a custom admin role with okta.apps.read)."
+        }
+        Bucket::IgaV1 | Bucket::IgaRequests | Bucket::IgaV2 => {
+            "Okta Identity Governance lists need the org's governance features and an administrator with the \
+             matching governance role (see the IGA section of docs/okta-connector.md for the scope and role per object type)."
+        }
     }
 }
 

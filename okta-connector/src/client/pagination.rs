@@ -1,9 +1,15 @@
 //! The one pagination helper: follows Okta's `Link: <…>; rel="next"` until it stops.
 //!
+//! Two page formats: the core API's bare JSON array, and the Governance (IGA) API's envelope
+//! `{"data": […], "_links": {"next": {"href": …}}}` (`/teams` writes `links`, and keeps
+//! `"next": {}` on its last page) — see [`Pager::enveloped`]. For an envelope the body's `next`
+//! wins, the `Link` header is the fallback; a list without paging parameters simply has no `next`.
+//!
 //! Okta sends `self` and `next` as separate `Link` header lines (sometimes comma-joined in one);
 //! [`parse_links`] reads every value. A `next` link is followed as given (the `after` cursor is
 //! opaque), but only on the configured origin: the org's own host and its `-admin` host are
-//! re-homed onto it, anything else is refused. A `next` that points at a page already read ends
+//! re-homed onto it keeping only path and query (IGA's `next` links point at the `{org}-admin` host),
+//! anything else is refused. A `next` that points at a page already read ends
 //! the run with a protocol error instead of looping forever (after an empty page it is asked
 //! again, at most `MAX_EMPTY_PAGES` times in a row). Every page goes through
 //! [`OktaClient::fetch`](super::OktaClient::fetch), so pacing and retries apply to each.
@@ -110,6 +116,7 @@ pub struct Pager<T> {
     seen: HashSet<String>,
     number: u64,
     empty_streak: u32,
+    envelope: bool,
     _items: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -127,6 +134,7 @@ impl<T: DeserializeOwned> Pager<T> {
             seen,
             number: 0,
             empty_streak: 0,
+            envelope: false,
             _items: std::marker::PhantomData,
         }
     }
@@ -135,6 +143,14 @@ impl<T: DeserializeOwned> Pager<T> {
     #[must_use]
     pub fn for_group(mut self, group: &str) -> Self {
         self.group = Some(group.to_owned());
+        self
+    }
+
+    /// Reads pages as IGA envelopes (`{"data": […], "_links"|"links": {"next": {"href"}}}`)
+    /// instead of bare arrays.
+    #[must_use]
+    pub fn enveloped(mut self) -> Self {
+        self.envelope = true;
         self
     }
 
@@ -164,7 +180,16 @@ impl<T: DeserializeOwned> Pager<T> {
             user_search_filter: self.user_search_filter.as_deref(),
         };
         let started = client.clock.now();
-        let fetched = client.fetch(&url, &req, tel, decode_list::<T>).await?;
+        let envelope = self.envelope;
+        let fetched = client
+            .fetch(&url, &req, tel, |body| {
+                if envelope {
+                    decode_envelope::<T>(body)
+                } else {
+                    decode_list::<T>(body).map(|items| (items, None))
+                }
+            })
+            .await?;
         self.number += 1;
         let date = fetched
             .headers
@@ -178,8 +203,8 @@ impl<T: DeserializeOwned> Pager<T> {
                 .iter()
                 .filter_map(|v| v.to_str().ok()),
         );
-        let items = fetched.value;
-        if let Some(href) = links.next {
+        let (items, body_next) = fetched.value;
+        if let Some(href) = body_next.or(links.next) {
             self.next = Some(self.admit_next(client, &url, &href, items.is_empty())?);
         }
         tel.emit(&PageFetched {
@@ -242,6 +267,46 @@ impl<T: DeserializeOwned> Pager<T> {
     }
 }
 
+/// An IGA list page.
+#[derive(serde::Deserialize)]
+struct Envelope<T> {
+    data: Vec<T>,
+    #[serde(default, rename = "_links")]
+    underscore_links: Option<EnvelopeLinks>,
+    /// `/teams` spells it without the underscore.
+    #[serde(default)]
+    links: Option<EnvelopeLinks>,
+}
+
+#[derive(serde::Deserialize)]
+struct EnvelopeLinks {
+    #[serde(default)]
+    next: Option<Href>,
+}
+
+#[derive(serde::Deserialize)]
+struct Href {
+    #[serde(default)]
+    href: Option<String>,
+}
+
+/// Decodes an IGA envelope page: its objects and its `next` href (absent, `null`, `{}` or an
+/// empty href all mean "last page"), naming the JSON path of a problem.
+fn decode_envelope<T: DeserializeOwned>(
+    body: &[u8],
+) -> std::result::Result<(Vec<T>, Option<String>), String> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let page: Envelope<T> = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| format!("at `{}`: {}", e.path(), e.inner()))?;
+    de.end().map_err(|e| format!("after the page: {e}"))?;
+    let next = [page.underscore_links, page.links]
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.next.and_then(|n| n.href))
+        .find(|href| !href.trim().is_empty());
+    Ok((page.data, next))
+}
+
 /// Decodes a JSON array page, naming the JSON path of a problem.
 fn decode_list<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<Vec<T>, String> {
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -296,6 +361,43 @@ mod tests {
         assert_eq!(parse_links(Vec::<&str>::new()), Links::default());
         // An unterminated target is ignored rather than misread.
         assert_eq!(parse_links([r#"<https://x/a; rel="next""#]).next, None);
+    }
+
+    #[test]
+    fn decodes_iga_envelopes() {
+        let (items, next) = decode_envelope::<serde_json::Value>(
+            br#"{"data":[{"id":"ici1"}],"_links":{"self":{"href":"https://acme-admin.okta.com/x"},
+                "next":{"href":"https://acme-admin.okta.com/governance/api/v1/campaigns?after=ici1&limit=1"}},
+                "metadata":{"total":2}}"#,
+        )
+        .unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(
+            next.as_deref(),
+            Some("https://acme-admin.okta.com/governance/api/v1/campaigns?after=ici1&limit=1")
+        );
+        // `/teams`: `links`, and an empty `next` on the last page.
+        let (items, next) = decode_envelope::<serde_json::Value>(
+            br#"{"data":[{"id":"a"},{"id":"b"}],"links":{"self":{"href":"x"},"next":{}}}"#,
+        )
+        .unwrap();
+        assert_eq!((items.len(), next), (2, None));
+        // Lists without paging parameters: no next at all.
+        let (_, next) =
+            decode_envelope::<serde_json::Value>(br#"{"data":[],"_links":{}}"#).unwrap();
+        assert_eq!(next, None);
+        let (_, next) =
+            decode_envelope::<serde_json::Value>(br#"{"data":[],"_links":{"next":{"href":""}}}"#)
+                .unwrap();
+        assert_eq!(next, None);
+        #[derive(Debug, serde::Deserialize)]
+        struct Item {
+            #[allow(dead_code)]
+            id: String,
+        }
+        let err = decode_envelope::<Item>(br#"{"data":[{"id":"a"},{"id":7}]}"#).unwrap_err();
+        assert!(err.contains("data[1].id"), "{err}");
+        assert!(decode_envelope::<Item>(br#"[{"id":"a"}]"#).is_err());
     }
 
     #[test]

@@ -33,11 +33,27 @@ pub enum Bucket {
     Groups,
     /// `/api/v1/groups/{groupId}` and below (member listings).
     GroupById,
+    /// `GET /api/v1/apps` (resource discovery for IGA).
+    Apps,
+    /// `/governance/api/v1/*` (IGA lists, about 50 per minute).
+    IgaV1,
+    /// `/governance/api/v2/requests` (access requests, 30 per minute).
+    IgaRequests,
+    /// Other `/governance/api/v2/*` lists (catalog, request conditions and sequences).
+    IgaV2,
 }
 
 impl Bucket {
     /// Every bucket, in a fixed order.
-    pub const ALL: [Bucket; 3] = [Bucket::Users, Bucket::Groups, Bucket::GroupById];
+    pub const ALL: [Bucket; 7] = [
+        Bucket::Users,
+        Bucket::Groups,
+        Bucket::GroupById,
+        Bucket::Apps,
+        Bucket::IgaV1,
+        Bucket::IgaRequests,
+        Bucket::IgaV2,
+    ];
 
     /// Okta's name of the bucket (its endpoint pattern).
     pub fn name(self) -> &'static str {
@@ -45,6 +61,10 @@ impl Bucket {
             Bucket::Users => "/api/v1/users",
             Bucket::Groups => "/api/v1/groups",
             Bucket::GroupById => "/api/v1/groups/{id}",
+            Bucket::Apps => "/api/v1/apps",
+            Bucket::IgaV1 => "/governance/api/v1/*",
+            Bucket::IgaRequests => "/governance/api/v2/requests",
+            Bucket::IgaV2 => "/governance/api/v2/*",
         }
     }
 
@@ -173,7 +193,7 @@ pub struct Pacer {
     share: f64,
     time_scale: f64,
     clock: Arc<dyn Clock>,
-    buckets: Mutex<[BucketState; 3]>,
+    buckets: Mutex<[BucketState; Bucket::ALL.len()]>,
     changed: Notify,
 }
 
@@ -223,7 +243,7 @@ impl Pacer {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, [BucketState; 3]> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, [BucketState; Bucket::ALL.len()]> {
         self.buckets.lock().unwrap_or_else(|p| p.into_inner())
     }
 
