@@ -77,6 +77,9 @@ pub struct ConfigJson {
     /// Simulator only: how many times faster than real time the server clock runs.
     #[serde(default = "defaults::time_scale")]
     pub simulator_time_scale: f64,
+    /// Okta Identity Governance objects (off by default); see [`crate::iga_config`].
+    #[serde(default)]
+    pub iga: crate::iga_config::IgaJson,
 }
 
 mod defaults {
@@ -179,6 +182,8 @@ pub struct Config {
     pub delta_safety_margin: chrono::Duration,
     /// Server seconds per real second (1 against real Okta).
     pub time_scale: f64,
+    /// What the IGA part of a run imports.
+    pub iga: crate::iga_config::IgaConfig,
 }
 
 /// The API token; only ever held as a secret.
@@ -305,11 +310,12 @@ impl Config {
                 "is only for the Okta simulator and requires an ApiBaseUrl on a loopback address; remove it when talking to Okta",
             ));
         }
-        if !(json.import_users || json.import_groups || json.import_memberships) {
+        let iga = crate::iga_config::IgaConfig::validate(&json.iga)?;
+        if !(json.import_users || json.import_groups || json.import_memberships || iga.enabled) {
             return Err(ConnectorError::invalid_config(
-                "ConfigJson: ImportUsers, ImportGroups and ImportMemberships are all false, so there is nothing to import",
+                "ConfigJson: ImportUsers, ImportGroups and ImportMemberships are all false and Iga.Enabled is not set, so there is nothing to import",
             )
-            .with_remediation("Set at least one of ImportUsers, ImportGroups, ImportMemberships to true"));
+            .with_remediation("Set at least one of ImportUsers, ImportGroups, ImportMemberships or Iga.Enabled to true"));
         }
 
         let user_search_filter = match json.user_search_filter.as_deref().map(str::trim) {
@@ -351,6 +357,7 @@ impl Config {
                 i64::try_from(json.delta_safety_margin_seconds).unwrap_or(86_400),
             ),
             time_scale: json.simulator_time_scale,
+            iga,
         })
     }
 

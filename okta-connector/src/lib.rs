@@ -1,4 +1,5 @@
-//! Read-only Okta connector: Users, Groups and GroupMembers, full and delta, rate-limit aware.
+//! Read-only Okta connector: Users, Groups and GroupMembers, full and delta, rate-limit aware,
+//! plus Okta Identity Governance objects (`Iga*` types, off by default).
 //!
 //! Create instances with [`OktaConnectorFactory`] (or load the `cdylib`); configuration and
 //! behaviour are documented for operators in `docs/okta-connector.md`.
@@ -7,6 +8,7 @@
 //! | --- | --- |
 //! | which config keys exist, how are they validated? | `config.rs` |
 //! | what does a full / delta run fetch? | `plan.rs` (decisions), `run.rs` (execution) |
+//! | what does the IGA part of a run read, complete, skip? | `iga_run.rs`, `iga_config.rs` |
 //! | how is a page requested, paged, paced, retried? | `client/` |
 //! | which query does each endpoint get? | `endpoints/` |
 //! | how does Okta JSON become objects? | `mapping/` |
@@ -20,6 +22,8 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod endpoints;
+pub mod iga_config;
+pub mod iga_run;
 pub mod mapping;
 pub mod plan;
 pub mod run;
@@ -50,8 +54,9 @@ pub fn descriptor() -> Descriptor {
     Descriptor {
         name: NAME.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        description: "Okta Users, Groups and group memberships (read-only)".to_owned(),
-        object_types: vec![
+        description: "Okta Users, Groups, group memberships and Identity Governance objects (read-only)"
+            .to_owned(),
+        object_types: [
             ObjectTypeInfo {
                 name: mapping::USER.into(),
                 description: "An Okta user in any status; external id = Okta user id (or login, per \
@@ -71,7 +76,10 @@ pub fn descriptor() -> Descriptor {
                     .to_owned(),
                 scoped: true,
             },
-        ],
+        ]
+        .into_iter()
+        .chain(mapping::iga::object_types())
+        .collect(),
         capabilities: Capabilities {
             delta: true,
             export: false,

@@ -7,7 +7,9 @@
 //! size, and a slow sink slows the readers down. Per stage, order is kept: a group's
 //! `ScopeComplete` follows its last member, `User`'s follows the last user.
 //!
-//! Any failure fails the run: the error is returned and no watermark with it.
+//! The IGA stage (`iga_run.rs`) runs beside them in its own buckets and reports what it skipped
+//! per object type; any other failure fails the run: the error is returned and no watermark
+//! with it.
 
 use connector_api::{
     Change, ChangeSink, ConnectorError, Context, ErrorKind, ImportOutcome, ImportRequest, Result,
@@ -62,14 +64,15 @@ pub async fn import(
         plan: &plan,
         tel: &tel,
     };
-    let work = futures::future::try_join4(
+    let work = futures::future::try_join5(
         stages.users(batches.clone()),
         stages.groups(batches.clone(), group_ids),
-        stages.members(batches, group_queue),
+        stages.members(batches.clone(), group_queue),
+        crate::iga_run::run(client, config, request.mode, &tel, batches),
         forward(received, sink, ctx),
     );
     let cancel = ctx.cancellation().clone();
-    let (users_date, groups_date, (), ()) = tokio::select! {
+    let (users_date, groups_date, (), skipped, ()) = tokio::select! {
         biased;
         () = cancel.cancelled() => return Err(cancelled()),
         r = work => r?,
@@ -91,7 +94,7 @@ pub async fn import(
     });
     Ok(ImportOutcome {
         watermark: Some(next.to_watermark()),
-        skipped: Vec::new(),
+        skipped,
         stats,
     })
 }

@@ -3,7 +3,9 @@
 //! Requests are built here; pages are read with the one pager in
 //! [`client::pagination`](crate::client::pagination).
 
+pub mod apps;
 pub mod groups;
+pub mod iga;
 pub mod members;
 pub mod users;
 

@@ -3,6 +3,7 @@
 //! The attribute tables in `docs/okta-connector.md` describe exactly what these produce.
 
 pub mod group;
+pub mod iga;
 pub mod member;
 pub mod user;
 

@@ -1,0 +1,41 @@
+//! `GET /api/v1/apps`: the org's apps, for IGA resource discovery (Okta's maximum page is 200).
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::client::http::ApiOrigin;
+use crate::client::pagination::Pager;
+use crate::client::rate_limit::Bucket;
+
+/// Endpoint template, for logs and errors.
+pub const ENDPOINT: &str = "GET /api/v1/apps";
+
+/// Okta's maximum `limit` for the app listing.
+pub const MAX_PAGE_SIZE: u32 = 200;
+
+/// An app as Okta returns it (only the fields IGA discovery reads).
+#[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
+pub struct OktaApp {
+    /// Immutable id, `0oa…`.
+    pub id: String,
+    /// The app's Okta resource name, when Okta sends one (copied, never built).
+    #[serde(default)]
+    pub orn: Option<String>,
+    /// Display label.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// The first page's URL.
+pub fn url(origin: &ApiOrigin) -> Url {
+    let mut url = origin.url("/api/v1/apps");
+    url.query_pairs_mut()
+        .append_pair("limit", &MAX_PAGE_SIZE.to_string());
+    url
+}
+
+/// A pager over the listing.
+pub fn pager(origin: &ApiOrigin) -> Pager<OktaApp> {
+    Pager::new(url(origin), ENDPOINT, Bucket::Apps)
+}

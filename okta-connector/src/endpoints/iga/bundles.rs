@@ -1,0 +1,26 @@
+//! `GET /governance/api/v1/entitlement-bundles`: entitlement bundles with their entitlements (`include=full_entitlements`), org-level, paged.
+
+use url::Url;
+
+use super::{IgaList, MAX_PAGE_SIZE, url};
+use crate::client::http::ApiOrigin;
+use crate::client::rate_limit::Bucket;
+
+/// The list.
+pub const LIST: IgaList = IgaList {
+    endpoint: "GET /governance/api/v1/entitlement-bundles",
+    bucket: Bucket::IgaV1,
+    oauth_scope: "okta.governance.entitlements.read",
+    admin_role: "Application Administrator (APP_ADMIN) or Super Administrator",
+    lifecycle: "GA",
+};
+
+/// The first page's URL (`limit` 1–200).
+pub fn first(origin: &ApiOrigin, limit: u32) -> Url {
+    let limit = limit.clamp(1, MAX_PAGE_SIZE).to_string();
+    url(
+        origin,
+        &["governance", "api", "v1", "entitlement-bundles"],
+        &[("limit", &limit), ("include", "full_entitlements")],
+    )
+}

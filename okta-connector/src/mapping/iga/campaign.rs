@@ -1,0 +1,44 @@
+//! An IGA access certification campaign → an `IgaCampaign` object (a delete when its status is DELETED); external id = its `id`.
+
+use connector_api::{Change, Result};
+use serde_json::Value;
+
+use super::{IgaType, fields, object, required, text, upsert_or_delete};
+
+/// The change for one access certification campaign.
+///
+/// # Errors
+/// A protocol error when the item is not an object or has no `id`.
+pub fn to_change(item: Value) -> Result<Change> {
+    let t = IgaType::Campaign;
+    let map = fields(t, item)?;
+    let id = required(t, &map, "id")?.to_owned();
+    let status = text(&map, "status").map(str::to_owned);
+    let obj = object(t, id, map);
+
+    Ok(upsert_or_delete(t, obj, status.as_deref(), &["DELETED"]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_the_recorded_campaigns() {
+        for item in super::super::recorded::items("campaigns") {
+            let id = item["id"].as_str().unwrap().to_owned();
+            match to_change(item).unwrap() {
+                Change::Upsert(o) => {
+                    assert_eq!(o.object_type, "IgaCampaign");
+                    assert_eq!(o.external_id, id);
+                    assert_eq!(o.scope, None);
+                    assert!(!o.attributes.contains_key("_links"));
+                    assert!(o.attributes.contains_key("status"));
+                }
+                Change::Delete { external_id, .. } => assert_eq!(external_id, id),
+                Change::ScopeComplete(_) => panic!("no scope markers from a mapping"),
+            }
+        }
+        assert!(to_change(serde_json::json!({"name": "no id"})).is_err());
+    }
+}
