@@ -7,8 +7,12 @@
 
 mod canary;
 mod cli;
+mod containment;
 mod failures;
+mod fast;
+mod faults;
 mod guard;
+mod process;
 mod secrets;
 mod support;
 mod sync;
