@@ -13,3 +13,4 @@ mod full;
 mod rate_limits;
 mod resilience;
 mod secrets;
+mod throughput;
