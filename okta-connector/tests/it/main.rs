@@ -10,6 +10,7 @@ mod conformance;
 mod delta;
 mod errors;
 mod full;
+mod iga;
 mod rate_limits;
 mod resilience;
 mod secrets;
