@@ -21,6 +21,7 @@ Examples:
   host runs okta                               history, outcomes, errors
   host objects okta --type User --format jsonl
   host schedule okta --every 15m --full-every 7d
+  host snapshot okta --out backup/2026-11-23     IGA objects as JSON files + manifest
 
 Exit codes: 0 ok · 1 failure · 2 usage · 3 configuration or secret · 4 run failed ·
 5 mass-delete guard tripped · 130 cancelled. Logs go to stderr (RUST_LOG=debug for more);
@@ -71,6 +72,8 @@ enum Command {
     Schedule(commands::schedule::Args),
     /// Simulated Okta org + the Okta connector: full, changes, delta, full — in seconds
     Demo(commands::demo::Args),
+    /// Write an Okta connector's Identity Governance objects to JSON files (read-only)
+    Snapshot(commands::snapshot::Args),
 }
 
 fn main() {
@@ -123,6 +126,7 @@ fn run(cli: Cli) -> Result<ExitCode, host::HostError> {
             Command::Secret(command) => commands::secret::run(&app, command).await,
             Command::Schedule(args) => commands::schedule::run(&app, args).await,
             Command::Demo(args) => commands::demo::run(&app, args).await,
+            Command::Snapshot(args) => commands::snapshot::run(&app, args).await,
         }
     })
 }

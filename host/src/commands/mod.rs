@@ -11,6 +11,7 @@ pub mod objects;
 pub mod runs;
 pub mod schedule;
 pub mod secret;
+pub mod snapshot;
 pub mod watermark;
 
 use std::path::PathBuf;

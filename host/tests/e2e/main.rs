@@ -14,5 +14,6 @@ mod faults;
 mod guard;
 mod process;
 mod secrets;
+mod snapshot;
 mod support;
 mod sync;
