@@ -109,7 +109,7 @@ connector_api::export_connector!(OktaConnectorFactory);
 #[derive(Debug)]
 pub struct OktaConnector {
     config: Config,
-    client: OktaClient,
+    client: Arc<OktaClient>,
 }
 
 impl OktaConnector {
@@ -127,7 +127,7 @@ impl OktaConnector {
     /// As [`new`](Self::new).
     pub fn with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self> {
         let (config, token) = Config::from_settings(settings)?;
-        let client = OktaClient::new(&config, token, clock)?;
+        let client = Arc::new(OktaClient::new(&config, token, clock)?);
         Ok(OktaConnector { config, client })
     }
 

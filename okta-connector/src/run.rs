@@ -11,6 +11,8 @@
 //! per object type; any other failure fails the run: the error is returned and no watermark
 //! with it.
 
+use std::sync::Arc;
+
 use connector_api::{
     Change, ChangeSink, ConnectorError, Context, ErrorKind, ImportOutcome, ImportRequest, Result,
     Scope,
@@ -40,14 +42,14 @@ type Batches = mpsc::Sender<Vec<Change>>;
 /// # Errors
 /// Any failure of a request, the sink, the watermark or cancellation.
 pub async fn import(
-    client: &OktaClient,
+    client: &Arc<OktaClient>,
     config: &Config,
     ctx: &Context,
     request: ImportRequest,
     sink: &mut dyn ChangeSink,
 ) -> Result<ImportOutcome> {
     let plan = Plan::new(config, &request)?;
-    let tel = RunTelemetry::new(ctx);
+    let tel = Arc::new(RunTelemetry::new(ctx));
     let started = client.clock.now();
     let mode = request.mode.to_string();
     tel.emit(&RunStarted {
@@ -153,10 +155,10 @@ fn first_date(date: Option<i64>, endpoint: &str) -> Result<i64> {
 }
 
 struct Stages<'a> {
-    client: &'a OktaClient,
+    client: &'a Arc<OktaClient>,
     config: &'a Config,
     plan: &'a Plan,
-    tel: &'a RunTelemetry,
+    tel: &'a Arc<RunTelemetry>,
 }
 
 impl Stages<'_> {
@@ -269,18 +271,23 @@ impl Stages<'_> {
         Ok(started_at)
     }
 
-    /// Reads the members of every queued group, `MaxConcurrency` groups at a time.
+    /// Reads the members of every queued group, `MaxConcurrency` groups at a time. Each group
+    /// is read by its own task, so decoding large member pages spreads over the runtime's
+    /// threads; a failed or cancelled run aborts the tasks still running.
     async fn members(&self, batches: Batches, group_queue: mpsc::Receiver<String>) -> Result<()> {
         if self.plan.members == MemberPlan::Skip {
             // Nothing is ever queued; wait for the group stage to close the queue.
             group_queue.for_each(|_| async {}).await;
             return Ok(());
         }
+        let reader = MemberReader {
+            client: self.client.clone(),
+            tel: self.tel.clone(),
+            page_size: self.config.member_page_size,
+            emit_groups: self.plan.emit_groups,
+        };
         group_queue
-            .map(|group_id| {
-                let batches = batches.clone();
-                async move { self.group_members(group_id, batches).await }
-            })
+            .map(|group_id| Spawned(tokio::spawn(reader.clone().read(group_id, batches.clone()))))
             .buffer_unordered(self.config.max_concurrency as usize)
             .try_for_each(|()| async { Ok(()) })
             .await?;
@@ -302,16 +309,23 @@ impl Stages<'_> {
         });
         Ok(())
     }
+}
 
+/// Reads one group's member list; owns what it needs so it can run as its own task.
+#[derive(Clone)]
+struct MemberReader {
+    client: Arc<OktaClient>,
+    tel: Arc<RunTelemetry>,
+    page_size: u32,
+    emit_groups: bool,
+}
+
+impl MemberReader {
     /// Reads one group's members completely, then marks the group's scope complete.
-    async fn group_members(&self, group_id: String, mut batches: Batches) -> Result<()> {
-        let mut pager = members::pager(
-            self.client.http.origin(),
-            &group_id,
-            self.config.member_page_size,
-        );
+    async fn read(self, group_id: String, mut batches: Batches) -> Result<()> {
+        let mut pager = members::pager(self.client.http.origin(), &group_id, self.page_size);
         loop {
-            match pager.next_page(self.client, self.tel).await {
+            match pager.next_page(&self.client, &self.tel).await {
                 Ok(Some(page)) => {
                     if page.items.is_empty() {
                         continue;
@@ -331,7 +345,7 @@ impl Stages<'_> {
                 {
                     // Deleted after the group listing saw it: it has no members any more.
                     self.tel.emit(&GroupVanished { group: &group_id });
-                    if self.plan.emit_groups {
+                    if self.emit_groups {
                         self.tel.count_objects(GROUP, 0, 1);
                         send(&mut batches, vec![Change::delete(GROUP, group_id.clone())]).await?;
                     }
@@ -347,5 +361,31 @@ impl Stages<'_> {
             vec![Change::ScopeComplete(Scope::within(GROUP_MEMBER, group_id))],
         )
         .await
+    }
+}
+
+/// A spawned task that is aborted when dropped (a failed or cancelled run stops its readers).
+struct Spawned(tokio::task::JoinHandle<Result<()>>);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl std::future::Future for Spawned {
+    type Output = Result<()>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|joined| {
+            joined.unwrap_or_else(|e| {
+                Err(ConnectorError::internal(format!(
+                    "a member reader stopped unexpectedly: {e}"
+                )))
+            })
+        })
     }
 }
