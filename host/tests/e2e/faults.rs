@@ -61,6 +61,22 @@ async fn transient_faults_end_in_a_complete_import() {
             ],
         ),
         (
+            "a page in the middle comes back empty with a next link that moves on",
+            vec![(
+                FaultKind::EmptyPageWithNext,
+                "/api/v1/users",
+                Trigger::Nth(2),
+            )],
+        ),
+        (
+            "two member pages in a row come back empty with a next link",
+            vec![(
+                FaultKind::EmptyPageWithNext,
+                "/api/v1/groups/",
+                Trigger::Next(2),
+            )],
+        ),
+        (
             "the last user page comes back empty with a next link to itself",
             vec![(
                 FaultKind::EmptyPageWithNext,

@@ -11,7 +11,11 @@
 //! re-homed onto it keeping only path and query (IGA's `next` links point at the `{org}-admin` host),
 //! anything else is refused. A `next` that points at a page already read ends
 //! the run with a protocol error instead of looping forever (after an empty page it is asked
-//! again, at most `MAX_EMPTY_PAGES` times in a row). Every page goes through
+//! again, at most `MAX_EMPTY_PAGES` times in a row). An empty page whose `next` moves on to
+//! another page is read again instead of followed: Okta's cursor is the last object of a page
+//! (users, groups, members and the IGA lists alike), so an empty page cannot move it, and
+//! following it could skip whatever that page should have held; after `MaxRetries` such answers
+//! in a row the run fails. Every page goes through
 //! [`OktaClient::fetch`](super::OktaClient::fetch), so pacing and retries apply to each.
 
 use std::collections::HashSet;
@@ -26,7 +30,7 @@ use connector_api::{ConnectorError, Result};
 use super::OktaClient;
 use super::errors::RequestInfo;
 use super::rate_limit::{Bucket, parse_http_date};
-use crate::telemetry::{PageFetched, RunTelemetry};
+use crate::telemetry::{PageFetched, RetryScheduled, RunTelemetry};
 
 /// The relations of interest in a set of `Link` headers.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -116,6 +120,7 @@ pub struct Pager<T> {
     seen: HashSet<String>,
     number: u64,
     empty_streak: u32,
+    empty_moving_on: u32,
     envelope: bool,
     _items: std::marker::PhantomData<fn() -> T>,
 }
@@ -134,6 +139,7 @@ impl<T: DeserializeOwned> Pager<T> {
             seen,
             number: 0,
             empty_streak: 0,
+            empty_moving_on: 0,
             envelope: false,
             _items: std::marker::PhantomData,
         }
@@ -205,7 +211,15 @@ impl<T: DeserializeOwned> Pager<T> {
         );
         let (items, body_next) = fetched.value;
         if let Some(href) = body_next.or(links.next) {
-            self.next = Some(self.admit_next(client, &url, &href, items.is_empty())?);
+            let next = self.resolve_next(client, &url, &href)?;
+            if items.is_empty() && next != url {
+                self.read_again(client, tel, url).await?;
+            } else {
+                self.empty_moving_on = 0;
+                self.next = Some(self.admit_next(client, next, items.is_empty())?);
+            }
+        } else {
+            self.empty_moving_on = 0;
         }
         tel.emit(&PageFetched {
             endpoint: self.endpoint,
@@ -225,13 +239,8 @@ impl<T: DeserializeOwned> Pager<T> {
         }))
     }
 
-    fn admit_next(
-        &mut self,
-        client: &OktaClient,
-        current: &Url,
-        href: &str,
-        empty: bool,
-    ) -> Result<Url> {
+    /// The `next` link as a URL on the configured origin (re-homed), or a protocol error.
+    fn resolve_next(&self, client: &OktaClient, current: &Url, href: &str) -> Result<Url> {
         let org = client.http.origin().org_domain();
         let resolved = current.join(href).map_err(|e| {
             ConnectorError::protocol(format!(
@@ -239,14 +248,61 @@ impl<T: DeserializeOwned> Pager<T> {
                 self.endpoint
             ))
         })?;
-        let admitted = client.http.origin().admit(resolved).map_err(|host| {
+        client.http.origin().admit(resolved).map_err(|host| {
             ConnectorError::protocol(format!(
                 "{} on {org}: refused to follow a next link to the foreign host {host}; the API token is only sent to \
                  the configured org",
                 self.endpoint
             ))
             .with_remediation("Check ApiBaseUrl and any proxy that rewrites Okta's Link headers")
-        })?;
+        })
+    }
+
+    /// After an empty page whose `next` moves on: reads `url` again after a back-off, or
+    /// fails once that happened more than `MaxRetries` times in a row.
+    async fn read_again(
+        &mut self,
+        client: &OktaClient,
+        tel: &RunTelemetry,
+        url: Url,
+    ) -> Result<()> {
+        let org = client.http.origin().org_domain();
+        let max = client.policy.max_retries;
+        self.empty_moving_on += 1;
+        if self.empty_moving_on > max {
+            return Err(ConnectorError::protocol(format!(
+                "{} on {org}: page {} came back as an empty page with a next link to another page, {} times in a \
+                 row; Okta's cursor is the last object of a page, so following it could skip whatever that page \
+                 should hold (the run is failed, nothing was skipped)",
+                self.endpoint, self.number, self.empty_moving_on
+            ))
+            .with_remediation(
+                "Run the import again later; if it persists, report it to Okta support with the request id",
+            ));
+        }
+        let wait = client.policy.backoff(self.empty_moving_on);
+        tel.emit(&RetryScheduled {
+            endpoint: self.endpoint,
+            retry: self.empty_moving_on,
+            max_retries: max,
+            reason: "an empty page with a next link to another page",
+            wait,
+        });
+        let cancel = tel.context().cancellation().clone();
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => {
+                return Err(ConnectorError::cancelled(format!("cancelled during {}", self.endpoint)));
+            }
+            () = client.clock.sleep(wait) => {}
+        }
+        self.next = Some(url);
+        Ok(())
+    }
+
+    /// Loop and empty-streak checks for an admitted `next` link; returns it to follow.
+    fn admit_next(&mut self, client: &OktaClient, admitted: Url, empty: bool) -> Result<Url> {
+        let org = client.http.origin().org_domain();
         // A next link back to a page already read is a loop — unless the page was empty,
         // which servers use to say "nothing yet, ask again" (bounded by MAX_EMPTY_PAGES).
         if !self.seen.insert(admitted.as_str().to_owned()) && !empty {

@@ -202,6 +202,49 @@ async fn empty_last_page_pointing_at_itself_is_asked_again() {
 }
 
 #[tokio::test]
+async fn empty_page_whose_next_moves_on_is_read_again_not_skipped() {
+    // The 2nd users page comes back empty but with the real next link (to page 3). Following
+    // it would skip five users and still complete the User scope: a silent partial import
+    // that a host turns into deletes. The page is read again instead.
+    let sim = start(OrgSpec::tiny(), |_| {}).await;
+    sim.faults().inject(
+        FaultKind::EmptyPageWithNext,
+        "/api/v1/users",
+        Trigger::Nth(2),
+    );
+    let conn = connector(&sim, json!({"PageSize": 5}));
+    let run = full(&*conn).await;
+    assert_complete(&run, &sim);
+    let retries = run.events("retry");
+    assert_eq!(retries.len(), 1, "{retries:?}");
+    assert_eq!(
+        retries[0].fields["reason"],
+        "an empty page with a next link to another page"
+    );
+    assert_eq!(sim.stats().requests_by_bucket["/api/v1/users"], 7);
+
+    // When every answer is like that, the run fails after MaxRetries re-reads.
+    let sim = start(OrgSpec::tiny(), |_| {}).await;
+    sim.faults().inject(
+        FaultKind::EmptyPageWithNext,
+        "/api/v1/users",
+        Trigger::Always,
+    );
+    let conn = connector(&sim, json!({"PageSize": 5, "MaxRetries": 2}));
+    let run = import(&*conn, ImportRequest::full()).await;
+    let err = run.result.as_ref().expect_err("the run must fail");
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    assert!(
+        err.message().contains(
+            "came back as an empty page with a next link to another page, 3 times in a row"
+        ),
+        "{err}"
+    );
+    assert!(run.upserted("User").is_empty());
+    assert!(!run.completed().contains(&Scope::whole("User")));
+}
+
+#[tokio::test]
 async fn group_deleted_during_the_run_becomes_a_delete() {
     let sim = start(OrgSpec::tiny(), |_| {}).await;
     let victim = sim
