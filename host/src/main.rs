@@ -47,6 +47,9 @@ struct Cli {
     /// Warnings and errors only
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Logs as JSON lines on stderr (for log shippers)
+    #[arg(long, global = true)]
+    log_json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,7 +84,7 @@ fn main() {
     logging::init(LogOptions {
         verbose: cli.verbose,
         quiet: cli.quiet,
-        json: false,
+        json: cli.log_json,
         terse: matches!(cli.command, Command::Demo(_)),
     });
     let code = match run(cli) {

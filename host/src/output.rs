@@ -102,19 +102,22 @@ pub fn secs(ms: u64) -> String {
     format!("{:.1} s", ms as f64 / 1000.0)
 }
 
-/// The per-type table of a run.
+/// The per-type table of a run; the `stored` column only when `stored` is given.
 pub fn counts_table(
     counts: &BTreeMap<String, TypeCounts>,
-    stored: &BTreeMap<String, u64>,
+    stored: Option<&BTreeMap<String, u64>>,
 ) -> String {
-    let mut types: Vec<&String> = counts.keys().chain(stored.keys()).collect();
+    let mut types: Vec<&String> = counts
+        .keys()
+        .chain(stored.into_iter().flat_map(|s| s.keys()))
+        .collect();
     types.sort();
     types.dedup();
     let rows: Vec<Vec<String>> = types
         .into_iter()
         .map(|t| {
             let c = counts.get(t).copied().unwrap_or_default();
-            vec![
+            let mut row = vec![
                 t.clone(),
                 c.upserts.to_string(),
                 c.created.to_string(),
@@ -123,24 +126,27 @@ pub fn counts_table(
                 c.deletes.to_string(),
                 c.deleted.to_string(),
                 c.removed.to_string(),
-                stored.get(t).copied().unwrap_or(0).to_string(),
-            ]
+            ];
+            if let Some(stored) = stored {
+                row.push(stored.get(t).copied().unwrap_or(0).to_string());
+            }
+            row
         })
         .collect();
-    table(
-        &[
-            "type",
-            "upserts",
-            "created",
-            "updated",
-            "unchanged",
-            "deletes",
-            "deleted",
-            "removed",
-            "stored",
-        ],
-        &rows,
-    )
+    let mut headers = vec![
+        "type",
+        "upserts",
+        "created",
+        "updated",
+        "unchanged",
+        "deletes",
+        "deleted",
+        "removed",
+    ];
+    if stored.is_some() {
+        headers.push("stored");
+    }
+    table(&headers, &rows)
 }
 
 /// The connector's request counters in one line, if it reported any.
@@ -173,7 +179,8 @@ pub fn run_report(report: &RunReport) -> String {
         r.status,
         secs(report.elapsed_ms)
     );
-    out.push_str(&indent(&counts_table(&r.counts, &report.stored)));
+    let stored = (!report.stored.is_empty()).then_some(&report.stored);
+    out.push_str(&indent(&counts_table(&r.counts, stored)));
     if let Some(line) = stats_line(r) {
         out.push_str(&format!("  {line}\n"));
     }

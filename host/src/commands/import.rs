@@ -15,8 +15,7 @@ use crate::runner::{self, ModeChoice, RunEnv, RunOptions, Target};
 pub struct Args {
     /// The connector's name in host.toml.
     pub name: String,
-    /// full: read everything and detect hard deletes; delta: what changed since the stored
-    /// watermark; auto: delta when a watermark is stored, else full.
+    /// What to read.
     #[arg(long, value_enum, default_value_t = ModeChoice::Auto)]
     pub mode: ModeChoice,
     /// Commit deletes even when the mass-delete guard trips (after checking that they are real).

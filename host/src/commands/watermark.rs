@@ -43,7 +43,8 @@ pub async fn run(app: &App, args: Args) -> Outcome {
         loaded
             .connector
             .validate_watermark(&Watermark::new(value.clone()))
-            .map_err(|e| HostError::connector(&args.name, e))?;
+            // A value given on the command line that the connector rejects: a usage error (2).
+            .map_err(|e| HostError::Usage(format!("connector `{}`: {e}", args.name)))?;
         let mut store = app.open_store()?;
         store.ensure_connector(&args.name, &loaded.library, Some(&loaded.descriptor), &now)?;
         let previous = store.watermark(&args.name)?;

@@ -156,7 +156,7 @@ impl Tx<'_> {
     }
 
     /// Deletes the objects of a completed `scope` that run `run_id` did not emit; returns how
-    /// many.
+    /// many. (Objects a later run emitted are never touched.)
     ///
     /// `Scope { within: None }` covers every object of the type; `within: Some(s)` only those
     /// whose stored scope is `s`.
@@ -166,12 +166,12 @@ impl Tx<'_> {
     pub fn delete_unseen(&self, connector: &str, scope: &Scope, run_id: i64) -> Result<u64> {
         let n = match &scope.within {
             None => self.tx.execute(
-                "DELETE FROM objects WHERE connector = ?1 AND type = ?2 AND last_seen_run <> ?3",
+                "DELETE FROM objects WHERE connector = ?1 AND type = ?2 AND last_seen_run < ?3",
                 params![connector, scope.object_type.as_str(), run_id],
             ),
             Some(within) => self.tx.execute(
                 "DELETE FROM objects WHERE connector = ?1 AND type = ?2 AND scope = ?3 \
-                 AND last_seen_run <> ?4",
+                 AND last_seen_run < ?4",
                 params![connector, scope.object_type.as_str(), within, run_id],
             ),
         }

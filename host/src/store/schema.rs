@@ -59,7 +59,9 @@ pub const MIGRATIONS: &[&str] = &[
         changed_at     TEXT NOT NULL,
         PRIMARY KEY (connector, type, external_id)
     ) WITHOUT ROWID;
-    CREATE INDEX objects_by_scope ON objects (connector, type, scope);
+    -- Scope completion deletes `last_seen_run < <this run>` within a type or a sub-scope.
+    CREATE INDEX objects_by_scope ON objects (connector, type, scope, last_seen_run);
+    CREATE INDEX objects_by_last_seen ON objects (connector, type, last_seen_run);
     "#,
 ];
 
