@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use connector_api::{Change, ErrorKind, ImportRequest, Scope};
 use fixtures::iga::{Failure, IgaData, IgaKind};
-use fixtures::{FaultKind, OrgSpec, Simulator, Trigger};
+use fixtures::{FaultKind, OrgSpec, RateLimitProfile, Simulator, Trigger};
 use serde_json::{Value, json};
 
 use crate::support::{self, CANARY, Run};
@@ -560,4 +560,36 @@ async fn a_default_iga_run_makes_exactly_the_requests_the_plan_needs() {
         stats.requests_total,
         stats.requests_by_bucket
     );
+}
+
+#[tokio::test]
+async fn iga_buckets_are_paced_within_the_share_without_429s() {
+    // Okta's Enterprise numbers (IGA v1 lists 50/min, v2 requests 30/min); a simulated minute
+    // lasts 0.6 s, long enough for the run to use up its share of a window.
+    let sim = support::start(org(), |c| {
+        c.rate_limits = RateLimitProfile::Enterprise;
+        c.time_scale = 100.0;
+    })
+    .await;
+    let connector = support::connector(
+        &sim,
+        iga_only(
+            json!({"ResourceTypes": ["applications"], "ObjectTypes": ["IgaGrant", "IgaPrincipalEntitlement"]}),
+        ),
+    );
+    let run = support::full(connector.as_ref()).await;
+    let stats = sim.stats();
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
+    let v1 = stats.requests_by_bucket["/governance/api/v1/*"];
+    assert!(
+        v1 > 50,
+        "more IGA v1 requests ({v1}) than one window allows"
+    );
+    let waits: Vec<_> = run
+        .events("rate_limit_wait")
+        .into_iter()
+        .filter(|r| r.fields["bucket"] == "/governance/api/v1/*" && r.fields["reason"] == "budget")
+        .collect();
+    assert!(!waits.is_empty(), "the IGA v1 bucket was paced");
+    assert!(run.upserted("IgaGrant").len() > 10);
 }
