@@ -5,6 +5,7 @@
 //! builds it as a dependency into `target/<profile>/deps/`. A test that cannot find it fails
 //! with a message saying how to build it; nothing is skipped silently.
 
+mod bad_input;
 mod canary;
 mod cli;
 mod containment;
