@@ -709,6 +709,56 @@ impl IgaStage<'_> {
     }
 }
 
+/// `check` for IGA (when `Iga.Enabled`): one page of one item from every org-level list that
+/// is imported, so a missing feature, role or scope shows up before the first run. Lists that
+/// answer 400/401 `E0000015`/403/404/405 become warnings with the run's skip reason; anything
+/// else fails the check.
+///
+/// # Errors
+/// As a run: an invalid token, rate limits after retries, 5xx, protocol errors.
+pub async fn check(
+    client: &OktaClient,
+    config: &Config,
+    tel: &RunTelemetry,
+    report: &mut connector_api::CheckReport,
+) -> Result<()> {
+    let iga = &config.iga;
+    if !iga.enabled {
+        return Ok(());
+    }
+    let o = client.http.origin();
+    for t in ORG_LEVEL.into_iter().filter(|t| iga.imports(*t)) {
+        let first = match t {
+            IgaType::Campaign => campaigns::first(o, 1),
+            IgaType::EntitlementBundle => bundles::first(o, 1),
+            IgaType::Label => labels::first(o),
+            IgaType::Collection => collections::first(o, 1),
+            IgaType::RiskRule => risk_rules::first(o, 1),
+            IgaType::Delegate => delegates::first(o, 1),
+            IgaType::RequestType => request_types::first(o, 1),
+            IgaType::Team => teams::first(o, 1),
+            IgaType::Request => requests::first(o, 1),
+            _ => catalog::first(o, 1),
+        };
+        let list = list_of(t);
+        match list.pager(first).next_page(client, tel).await {
+            Ok(_) => report.checks.push(format!(
+                "the token may list {} ({})",
+                t.name(),
+                list.endpoint
+            )),
+            Err(e) if reach(&e).is_some() => {
+                let skip = reason(list, t, None, &e);
+                report
+                    .warnings
+                    .push(format!("{} would be skipped: {}", t.name(), skip.reason));
+            }
+            Err(e) => return Err(e.context(format_args!("checking {}", t.name()))),
+        }
+    }
+    Ok(())
+}
+
 /// The change for an item of an org-level list.
 fn map_org_level(t: IgaType, item: Value) -> Result<Change> {
     match t {

@@ -185,6 +185,7 @@ impl Connector for OktaConnector {
                 );
             }
         }
+        iga_run::check(&self.client, &self.config, &tel, &mut report).await?;
         if self.config.rate_limit_share > 0.5 {
             report.warnings.push(format!(
                 "RateLimitShare is {}: other integrations of this org get less than half of each rate-limit bucket",

@@ -593,3 +593,39 @@ async fn iga_buckets_are_paced_within_the_share_without_429s() {
     assert!(!waits.is_empty(), "the IGA v1 bucket was paced");
     assert!(run.upserted("IgaGrant").len() > 10);
 }
+
+#[tokio::test]
+async fn check_probes_the_governance_lists() {
+    let sim = support::start(org(), |_| {}).await;
+    sim.with_iga(|d| d.disable(IgaKind::RiskRules, Failure::Forbidden))
+        .unwrap();
+    let connector = support::connector(&sim, iga_only(json!({})));
+    let (ctx, _) = connector_api::Context::for_tests();
+    let report = connector.check(&ctx).await.expect("check passes");
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.contains("IgaCampaign") && c.contains("/governance/api/v1/campaigns")),
+        "{report:?}"
+    );
+    let warning = report
+        .warnings
+        .iter()
+        .find(|w| w.starts_with("IgaRiskRule would be skipped"))
+        .expect("a warning for the refused list");
+    assert!(
+        warning.contains("okta.governance.riskRule.read"),
+        "{warning}"
+    );
+    // Without IGA the governance API is not touched.
+    sim.reset_stats();
+    let core = support::connector(&sim, json!({}));
+    core.check(&ctx).await.unwrap();
+    assert!(
+        sim.stats()
+            .requests_by_bucket
+            .keys()
+            .all(|b| !b.starts_with("/governance"))
+    );
+}
