@@ -11,6 +11,7 @@ mod delta;
 mod errors;
 mod full;
 mod iga;
+mod paging_props;
 mod rate_limits;
 mod resilience;
 mod secrets;
