@@ -7,7 +7,7 @@
 //!   flight ([`ConcurrencyGate::reduce`](super::rate_limit::ConcurrencyGate::reduce)) and retry
 //!   after a back-off.
 //! * 500/502/503/504, timeouts, dropped connections, truncated or undecodable bodies: capped
-//!   exponential back-off with jitter.
+//!   exponential back-off with jitter (a proxy's `Retry-After` on a 5xx wins, within the cap).
 //! * Anything else (401, 403, 404, 400…) fails at once with a classified error.
 //!
 //! After `MaxRetries` retries the request fails, and with it the run (RateLimited or
@@ -120,8 +120,12 @@ impl RetryPolicy {
                     concurrency: false,
                 }
             }
-            Failure::Status { status, .. } if is_retryable_status(*status) => Step::Retry {
-                wait: self.backoff(n),
+            Failure::Status { status, rate } if is_retryable_status(*status) => Step::Retry {
+                // A proxy's Retry-After on a 503 wins over the back-off, within its cap.
+                wait: match rate.retry_after {
+                    Some(ra) => self.scaled(ra.min(self.max_backoff)),
+                    None => self.backoff(n),
+                },
                 rate_limited: false,
                 concurrency: false,
             },
@@ -368,6 +372,21 @@ mod tests {
         let p = policy();
         let unavailable = status(503, RateHeaders::default());
         assert!(matches!(p.step(&unavailable, 2), Step::Retry { .. }));
+        let proxied = status(
+            503,
+            RateHeaders {
+                retry_after: Some(Duration::from_secs(7)),
+                ..RateHeaders::default()
+            },
+        );
+        assert_eq!(
+            p.step(&proxied, 0),
+            Step::Retry {
+                wait: Duration::from_secs(7),
+                rate_limited: false,
+                concurrency: false
+            }
+        );
         assert_eq!(p.step(&unavailable, 3), Step::GiveUp);
         assert_eq!(
             p.step(&status(404, RateHeaders::default()), 0),

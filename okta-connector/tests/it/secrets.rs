@@ -16,6 +16,14 @@ async fn canary_token_never_leaks() {
     shown.push(format!("{s:?}"));
     let conn = OktaConnectorFactory.create(s).expect("created");
     shown.push(format!("{conn:?}"));
+    // The concrete type's Debug too (configuration, client, pacing state).
+    let direct = okta_connector::OktaConnector::new(&settings(&sim, json!({}))).expect("created");
+    let debug = format!("{direct:?}");
+    assert!(
+        debug.contains("contoso.okta.com") && debug.contains("redacted"),
+        "{debug}"
+    );
+    shown.push(debug);
 
     // A successful run with retries and rate-limit waits.
     let f = sim.faults();
