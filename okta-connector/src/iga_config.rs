@@ -231,3 +231,57 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod config_json_tests {
+    use connector_api::Settings;
+    use connector_api::secrecy::SecretString;
+
+    use crate::config::Config;
+
+    fn create(iga: serde_json::Value) -> connector_api::Result<Config> {
+        let settings = Settings::new(
+            serde_json::json!({"OrgDomain": "contoso.okta.com", "Iga": iga}),
+            SecretString::from(r#"{"Mode":"ApiKey","ApiKey":"t0k"}"#.to_owned()),
+        );
+        Config::from_settings(&settings).map(|(c, _)| c)
+    }
+
+    #[test]
+    fn errors_name_the_iga_key() {
+        for (iga, named) in [
+            (serde_json::json!({"Enable": true}), "Enable"),
+            (
+                serde_json::json!({"ResourceTypes": ["apps"]}),
+                "Iga.ResourceTypes[0]",
+            ),
+            (serde_json::json!({"MaxResources": -1}), "Iga.MaxResources"),
+            (
+                serde_json::json!({"ObjectTypes": ["Campaign"]}),
+                "Iga.ObjectTypes",
+            ),
+            (serde_json::json!("yes"), "Iga"),
+        ] {
+            let e = create(iga.clone()).expect_err("rejected");
+            assert_eq!(e.kind(), connector_api::ErrorKind::InvalidConfig);
+            assert!(e.message().contains(named), "{iga}: {e}");
+        }
+        let c = create(serde_json::json!({"Enabled": true, "MaxResources": 25})).unwrap();
+        assert!(c.iga.enabled);
+        assert_eq!(c.iga.max_resources, Some(25));
+    }
+
+    #[test]
+    fn an_iga_only_connector_is_valid_but_nothing_at_all_is_not() {
+        let settings = |iga: bool| {
+            Settings::new(
+                serde_json::json!({"OrgDomain": "contoso.okta.com", "ImportUsers": false,
+                    "ImportGroups": false, "ImportMemberships": false, "Iga": {"Enabled": iga}}),
+                SecretString::from(r#"{"Mode":"ApiKey","ApiKey":"t0k"}"#.to_owned()),
+            )
+        };
+        assert!(Config::from_settings(&settings(true)).is_ok());
+        let e = Config::from_settings(&settings(false)).unwrap_err();
+        assert!(e.message().contains("Iga.Enabled"), "{e}");
+    }
+}
