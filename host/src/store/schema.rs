@@ -96,20 +96,26 @@ pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 /// Applies every migration the store has not seen yet; returns the resulting version.
+///
+/// The version is read inside each migration's write transaction, so two processes opening a
+/// new store at the same time never apply the same migration twice.
 pub fn migrate(conn: &mut Connection) -> Result<i64, MigrateError> {
     let known = latest_version();
-    let found = version(conn)?;
-    if found > known {
-        return Err(MigrateError::TooNew { found, known });
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute_batch(sql)?;
+        let found = version(&tx)?;
+        if found > known {
+            return Err(MigrateError::TooNew { found, known });
+        }
+        if found == known {
+            tx.commit()?;
+            return Ok(known);
+        }
+        tx.execute_batch(MIGRATIONS[found as usize])?;
         // `user_version` is transactional: a failed migration leaves the old version.
-        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.pragma_update(None, "user_version", found + 1)?;
         tx.commit()?;
     }
-    Ok(known)
 }
 
 #[cfg(test)]

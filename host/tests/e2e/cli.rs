@@ -184,7 +184,26 @@ async fn ctrl_c_cancels_the_import_and_records_it() {
         .stderr(Stdio::piped());
     let child = cmd.spawn().unwrap();
     let pid = child.id().to_string();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Interrupt only once the run is recorded as running: the Ctrl-C handler is installed
+    // before the run starts, so an early signal would just kill the process.
+    let db = dir.path().join("mesh.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let running = host::store::Store::open_existing(&db)
+            .and_then(|s| s.runs("okta", 1))
+            .is_ok_and(|runs| {
+                runs.first()
+                    .is_some_and(|r| r.status == host::store::RunStatus::Running)
+            });
+        if running {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let kill = std::process::Command::new("kill")
         .args(["-INT", &pid])
         .status()
