@@ -138,3 +138,48 @@ impl Backend for KeyringBackend {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::print_stderr)]
+    fn stores_reads_and_deletes_in_the_session_keyring() {
+        let keyring = KeyringBackend::new(format!("host-unit-{}", std::process::id()));
+        if let Err(reason) = keyring.probe() {
+            eprintln!("SKIPPED: the kernel keyring is unavailable here: {reason}");
+            return;
+        }
+        let reference = SecretRef::parse("secret://unit/keyring/token").unwrap();
+        assert!(matches!(
+            keyring.lookup(&reference).unwrap(),
+            Lookup::Missing(_)
+        ));
+        keyring
+            .store(&reference, &SecretString::from("unit-value".to_owned()))
+            .unwrap();
+        let found = keyring.lookup(&reference).unwrap();
+        keyring.delete(&reference).unwrap();
+        match found {
+            Lookup::Found(v) => assert_eq!(v.expose_secret(), "unit-value"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            keyring
+                .location(&reference)
+                .contains("keyring:unit/keyring/token@host-unit-")
+        );
+    }
+
+    #[test]
+    fn error_descriptions_never_include_stored_bytes() {
+        let e = KeyringError::BadEncoding(b"canary-bytes".to_vec());
+        assert!(!describe(&e).contains("canary"));
+        let e = KeyringError::BadDataFormat(
+            b"canary-bytes".to_vec(),
+            Box::new(std::io::Error::other("x")),
+        );
+        assert!(!describe(&e).contains("canary"));
+    }
+}

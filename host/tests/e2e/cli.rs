@@ -223,3 +223,57 @@ async fn ctrl_c_cancels_the_import_and_records_it() {
     assert_eq!(runs[0]["status"], "cancelled");
     assert!(runs[0]["error"]["message"].is_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_a_waiting_schedule_cleanly() {
+    let sim = simulator(OrgSpec::tiny(), "test-token").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_host_toml(dir.path(), &sim, "");
+    let mut cmd = host();
+    cmd.arg("--config")
+        .arg(&config)
+        .args(["schedule", "okta", "--every", "1h", "--max-runs", "5"])
+        .env(TOKEN_VAR, "test-token")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id().to_string();
+    // Wait for the first (full) run to succeed; the schedule then sleeps for an hour.
+    let db = dir.path().join("mesh.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = host::store::Store::open_existing(&db)
+            .and_then(|s| s.runs("okta", 1))
+            .is_ok_and(|runs| {
+                runs.first()
+                    .is_some_and(|r| r.status == host::store::RunStatus::Succeeded)
+            });
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("schedule stopped"), "{}", text(&out));
+    let store = host::store::Store::open_existing(&db).unwrap();
+    assert_eq!(
+        store.runs("okta", 10).unwrap().len(),
+        1,
+        "no run was started or cut short"
+    );
+}
