@@ -208,14 +208,6 @@ pub async fn run_import(
         name,
     )?;
     let mode = request.mode;
-    let closed = store.close_interrupted_runs(name, &now)?;
-    if closed > 0 {
-        tracing::warn!(
-            connector = name,
-            closed,
-            "closed runs left `running` by a host that ended during them"
-        );
-    }
     let stored_before = store.count_by_type(name)?;
     let run_id = store.begin_run(name, mode, stored_watermark.as_deref(), &now)?;
     tracing::info!(connector = name, run = run_id, %mode, "run started");

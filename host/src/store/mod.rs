@@ -64,6 +64,18 @@ pub enum StoreError {
         /// What failed.
         message: String,
     },
+    /// Another live process is running the same connector.
+    #[error(
+        "connector `{connector}` is already running in process {pid} (run {run_id}); one run per connector at a time: wait for it to finish, or stop that process"
+    )]
+    Busy {
+        /// The connector.
+        connector: String,
+        /// The run in progress.
+        run_id: i64,
+        /// The process running it.
+        pid: i64,
+    },
     /// A JSON column could not be read back.
     #[error("store {path}: column {column} holds invalid JSON: {message}")]
     Corrupt {

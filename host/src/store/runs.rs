@@ -7,7 +7,7 @@ use connector_api::{Descriptor, ImportMode, Skipped};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Result, Store, Tx, from_json, sqlite, to_json};
+use super::{Result, Store, StoreError, Tx, from_json, sqlite, to_json};
 
 /// What a run did to one object type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,26 +214,15 @@ impl Store {
         Ok(rows)
     }
 
-    /// Marks runs of `connector` still `running` as failed: the process that ran them is gone.
-    /// Returns how many were closed.
-    ///
-    /// # Errors
-    /// SQLite failed.
-    pub fn close_interrupted_runs(&mut self, connector: &str, at: &str) -> Result<usize> {
-        self.conn
-            .execute(
-                "UPDATE runs SET status = 'failed', finished_at = ?2, error_kind = 'interrupted', \
-                 error_message = 'the host process ended during the run; the watermark was kept' \
-                 WHERE connector = ?1 AND status = 'running'",
-                params![connector, at],
-            )
-            .map_err(sqlite(&self.path, "closing interrupted runs"))
-    }
-
     /// Opens a run record (committed at once, so a crash leaves a trace) and returns its id.
     ///
+    /// In the same transaction, runs of `connector` still marked `running` are examined: one
+    /// whose process is alive elsewhere makes this call fail with [`StoreError::Busy`]; the
+    /// others were left by a host that ended during them and are closed as failed
+    /// (`interrupted`), keeping the watermark.
+    ///
     /// # Errors
-    /// SQLite failed.
+    /// Another process is running the connector, or SQLite failed.
     pub fn begin_run(
         &mut self,
         connector: &str,
@@ -241,14 +230,53 @@ impl Store {
         watermark_before: Option<&str>,
         at: &str,
     ) -> Result<i64> {
-        self.conn
+        let own = i64::from(std::process::id());
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sqlite(&path, "opening the run record"))?;
+        let running: Vec<(i64, Option<i64>)> = tx
+            .prepare("SELECT id, pid FROM runs WHERE connector = ?1 AND status = 'running'")
+            .and_then(|mut s| {
+                s.query_map([connector], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(sqlite(&path, "looking for runs in progress"))?;
+        for (run_id, pid) in &running {
+            if let Some(pid) = pid.filter(|p| *p != own && process_alive(*p)) {
+                return Err(StoreError::Busy {
+                    connector: connector.to_owned(),
+                    run_id: *run_id,
+                    pid,
+                });
+            }
+        }
+        let closed = tx
             .execute(
-                "INSERT INTO runs (connector, mode, status, started_at, watermark_before) \
-                 VALUES (?1, ?2, 'running', ?3, ?4)",
-                params![connector, mode.to_string(), at, watermark_before],
+                "UPDATE runs SET status = 'failed', finished_at = ?2, error_kind = 'interrupted', \
+                 error_message = 'the host process ended during the run; the watermark was kept' \
+                 WHERE connector = ?1 AND status = 'running'",
+                params![connector, at],
             )
-            .map_err(sqlite(&self.path, "opening the run record"))?;
-        Ok(self.conn.last_insert_rowid())
+            .map_err(sqlite(&path, "closing interrupted runs"))?;
+        if closed > 0 {
+            tracing::warn!(
+                connector,
+                closed,
+                "closed runs left `running` by a host that ended during them"
+            );
+        }
+        tx.execute(
+            "INSERT INTO runs (connector, mode, status, started_at, watermark_before, pid) \
+             VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
+            params![connector, mode.to_string(), at, watermark_before, own],
+        )
+        .map_err(sqlite(&path, "opening the run record"))?;
+        let run_id = tx.last_insert_rowid();
+        tx.commit()
+            .map_err(sqlite(&path, "opening the run record"))?;
+        Ok(run_id)
     }
 
     /// Closes a run that did not succeed (failed or cancelled), in its own transaction.
@@ -449,5 +477,61 @@ impl RawRun {
                 (None, _) => None,
             },
         })
+    }
+}
+
+/// Whether process `pid` exists on this machine (Linux `/proc`).
+fn process_alive(pid: i64) -> bool {
+    pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> Store {
+        let mut s = Store::open_in_memory().unwrap();
+        s.ensure_connector("okta", "/l.so", None, "t0").unwrap();
+        s
+    }
+
+    #[test]
+    fn a_run_left_running_by_a_dead_process_is_closed_as_interrupted() {
+        let mut s = store();
+        let old = s.begin_run("okta", ImportMode::Full, None, "t1").unwrap();
+        // Pretend a process that no longer exists ran it.
+        s.conn
+            .execute(
+                "UPDATE runs SET pid = ?1 WHERE id = ?2",
+                params![i64::MAX, old],
+            )
+            .unwrap();
+        let new = s.begin_run("okta", ImportMode::Full, None, "t2").unwrap();
+        assert!(new > old);
+        let closed = s.run(old).unwrap().unwrap();
+        assert_eq!(closed.status, RunStatus::Failed);
+        assert_eq!(closed.error.unwrap().kind, "interrupted");
+        assert_eq!(s.run(new).unwrap().unwrap().status, RunStatus::Running);
+    }
+
+    #[test]
+    fn a_run_of_a_live_process_makes_a_second_run_wait() {
+        let mut s = store();
+        let first = s.begin_run("okta", ImportMode::Full, None, "t1").unwrap();
+        // PID 1 is always alive and never this test.
+        s.conn
+            .execute("UPDATE runs SET pid = 1 WHERE id = ?1", [first])
+            .unwrap();
+        let err = s
+            .begin_run("okta", ImportMode::Delta, None, "t2")
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Busy { run_id, pid: 1, .. } if run_id == first),
+            "{err}"
+        );
+        assert!(err.to_string().contains("already running in process 1"));
+        // Other connectors are not affected.
+        s.ensure_connector("other", "/o.so", None, "t2").unwrap();
+        assert!(s.begin_run("other", ImportMode::Full, None, "t2").is_ok());
     }
 }

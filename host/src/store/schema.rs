@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX objects_by_scope ON objects (connector, type, scope, last_seen_run);
     CREATE INDEX objects_by_last_seen ON objects (connector, type, last_seen_run);
     "#,
+    // v2: the process running a run, so a second host process refuses to run the same
+    // connector at the same time instead of racing it for the watermark.
+    r#"
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    "#,
 ];
 
 /// The schema version this host writes.
