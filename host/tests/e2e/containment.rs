@@ -385,7 +385,7 @@ fn assert_absent(haystack: &[u8], needle: &str, what: &str) {
     );
 }
 
-/// The canary through the CLI at trace level, on success and on every
+/// The canary through the CLI at trace level (text and JSON logs), on success and on every
 /// kind of failure; then the SQLite database, WAL and shared-memory files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_canary_is_in_no_log_output_or_store_byte_on_any_path() {
@@ -485,7 +485,7 @@ async fn the_canary_is_in_no_log_output_or_store_byte_on_any_path() {
         (&literal_toml, vec!["import", "okta"], None, Some(4)),
     ];
     for (config, args, fault, code) in steps {
-        for format in [&["-vvv"][..], &["-vv", "-v"][..]] {
+        for format in [&["-vvv"][..], &["-vvv", "--log-json"][..]] {
             sim.faults().clear();
             if let Some((kind, prefix)) = &fault {
                 sim.faults().inject(kind.clone(), prefix, Trigger::Always);
