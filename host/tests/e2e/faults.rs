@@ -215,7 +215,7 @@ async fn slow_responses_past_the_timeout() {
     );
     let report = s.h.run(ModeChoice::Full).await;
     s.assert_complete(&report, "one slow page");
-    assert_eq!(report.run.stats["retries"], 1, "{:?}", report.run.stats);
+    assert!(report.run.stats["retries"] >= 1, "{:?}", report.run.stats);
 
     let mut s = Seeded::new(|_| {}, config).await;
     s.h.sim.faults().inject(
