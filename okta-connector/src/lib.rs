@@ -149,31 +149,34 @@ impl Connector for OktaConnector {
         let org = &self.config.org_domain;
         let mut report = CheckReport::default();
 
-        let query = UserQuery {
-            search: self.config.user_search_filter.clone(),
-            updated_after: None,
-        };
-        let page = query.pager(origin, 1).next_page(&self.client, &tel).await?;
-        report.checks.push(format!(
-            "the API token is accepted by {org} and may list users (GET /api/v1/users)"
-        ));
-        if let Some(expr) = &self.config.user_search_filter {
-            report
-                .checks
-                .push(format!("Okta accepts UserSearchFilter \"{expr}\""));
-            if page.is_some_and(|p| p.items.is_empty()) {
-                report.warnings.push(format!(
-                    "UserSearchFilter \"{expr}\" matches no user: a full run would mark every stored user deleted"
-                ));
+        // Only what the configuration imports is probed (at least one listing always is).
+        if self.config.import_users {
+            let query = UserQuery {
+                search: self.config.user_search_filter.clone(),
+                updated_after: None,
+            };
+            let page = query.pager(origin, 1).next_page(&self.client, &tel).await?;
+            report.checks.push(format!(
+                "the API token is accepted by {org} and may list users (GET /api/v1/users)"
+            ));
+            if let Some(expr) = &self.config.user_search_filter {
+                report
+                    .checks
+                    .push(format!("Okta accepts UserSearchFilter \"{expr}\""));
+                if page.is_some_and(|p| p.items.is_empty()) {
+                    report.warnings.push(format!(
+                        "UserSearchFilter \"{expr}\" matches no user: a full run would mark every stored user deleted"
+                    ));
+                }
             }
         }
         if self.config.import_groups || self.config.import_memberships {
             let page = groups::pager(origin, 1, None)
                 .next_page(&self.client, &tel)
                 .await?;
-            report
-                .checks
-                .push("the token may list groups (GET /api/v1/groups)".to_owned());
+            report.checks.push(format!(
+                "the API token is accepted by {org} and may list groups (GET /api/v1/groups)"
+            ));
             let first = page.and_then(|p| p.items.into_iter().next());
             if let (true, Some(group)) = (self.config.import_memberships, first) {
                 members::pager(origin, &group.id, 1)

@@ -74,6 +74,18 @@ async fn check_reports_what_it_verified() {
     assert!(report.checks[0].contains("contoso.okta.com"));
     assert!(report.checks.iter().any(|c| c.contains("UserSearchFilter")));
     assert!(report.checks.iter().any(|c| c.contains("group members")));
+
+    // Only what is imported is probed: no user listing when users are not imported.
+    sim.reset_stats();
+    let groups_only = connector(
+        &sim,
+        json!({"ImportUsers": false, "ImportMemberships": false}),
+    );
+    let report = groups_only.check(&ctx).await.expect("check passes");
+    assert_eq!(report.checks.len(), 1, "{report:?}");
+    let by = sim.stats().requests_by_bucket;
+    assert_eq!(by.get("/api/v1/users"), None, "{by:?}");
+    assert_eq!(by["/api/v1/groups"], 1, "{by:?}");
 }
 
 #[tokio::test]
