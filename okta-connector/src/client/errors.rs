@@ -360,6 +360,20 @@ mod tests {
     }
 
     #[test]
+    fn redirects_are_reported_not_followed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            LOCATION,
+            HeaderValue::from_static("https://login.example.com/api/v1/users?limit=200"),
+        );
+        let e = http_error(StatusCode::FOUND, &h, b"", &req(None, Bucket::Users));
+        assert_eq!(e.kind(), ErrorKind::Protocol);
+        assert!(e.message().contains("redirected"), "{e}");
+        assert!(e.message().contains("login.example.com"), "{e}");
+        assert!(e.remediation().unwrap().contains("OrgDomain"));
+    }
+
+    #[test]
     fn non_json_error_bodies_still_classify() {
         let e = http_error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -289,6 +289,52 @@ mod tests {
         }
     }
 
+    /// Answers every connection with `response` and counts connections.
+    async fn scripted_server(
+        response: &'static str,
+    ) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        (port, hits)
+    }
+
+    #[tokio::test]
+    async fn redirects_are_not_followed() {
+        // The "other" host counts whether anything ever reaches it.
+        let (other, other_hits) =
+            scripted_server("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]")
+                .await;
+        let redirect: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{other}/steal\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            )
+            .into_boxed_str(),
+        );
+        let (org, org_hits) = scripted_server(redirect).await;
+        let c = HttpClient::new(
+            &config(Some(&format!("http://127.0.0.1:{org}"))),
+            ApiToken::for_tests("canary-5f2e9b"),
+        )
+        .unwrap();
+        let url = c.origin().url("/api/v1/users");
+        let resp = c.get(&url).await.unwrap();
+        assert_eq!(resp.status.as_u16(), 302);
+        assert_eq!(org_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(other_hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
     #[tokio::test]
     async fn never_sends_to_a_foreign_origin() {
         let c = HttpClient::new(&config(None), ApiToken::for_tests("canary-5f2e9b")).unwrap();

@@ -111,9 +111,36 @@ async fn full_import_equals_the_org() {
     }
     assert_eq!(completed.len(), 3 + want.groups.len());
 
-    // The watermark covers users and groups.
+    // The watermark covers users and groups, and its advance is logged.
     let wm = OktaWatermark::parse(run.outcome().watermark.as_ref().unwrap()).unwrap();
     assert!(wm.u.is_some() && wm.g.is_some());
+    let advanced: Vec<_> = run.events("watermark_advanced");
+    assert_eq!(advanced.len(), 2, "{advanced:?}");
+    assert_eq!(advanced[0].fields["key"], "u");
+    assert_eq!(
+        advanced[0].fields["to"].as_str(),
+        Some(okta_connector::watermark::format(wm.u.unwrap()).as_str())
+    );
+
+    // Per-type totals are logged, and agree with what was emitted.
+    let emitted = run.events("objects_emitted");
+    for (t, upserts, deletes) in [
+        ("User", want.users.len(), want.deprovisioned.len()),
+        ("Group", want.groups.len(), 0),
+        ("GroupMember", want.memberships.len(), 0),
+    ] {
+        let r = emitted
+            .iter()
+            .find(|r| r.fields["object_type"] == t)
+            .unwrap_or_else(|| panic!("objects_emitted for {t}"));
+        assert_eq!(r.fields["upserts"], upserts as u64, "{t}");
+        assert_eq!(r.fields["deletes"], deletes as u64, "{t}");
+        assert_eq!(r.fields["complete"], true, "{t}");
+    }
+    assert_eq!(
+        run.outcome().stats["User.deletes"],
+        want.deprovisioned.len() as u64
+    );
 
     // Requests: one per page, nothing else.
     let stats = sim.stats();
