@@ -471,7 +471,11 @@ fn parse_auth_json(auth: &SecretString) -> Result<ApiToken> {
         Some(
             "AuthJson: the API token is still an unresolved secret reference; the host must resolve it before creating the connector",
         )
-    } else if token.len() >= 5 && token[..5].eq_ignore_ascii_case("SSWS ") {
+    } else if token
+        .as_bytes()
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"SSWS "))
+    {
         Some("AuthJson: the API token must be the bare token, without the \"SSWS \" prefix")
     } else if !token.bytes().all(|b| b.is_ascii_graphic()) {
         Some(
@@ -765,6 +769,29 @@ mod tests {
                 .message()
                 .contains("unresolved")
         );
+    }
+
+    #[test]
+    fn a_non_ascii_token_is_refused_without_panicking_or_quoting_it() {
+        // Found by fuzz/config_json: slicing the token's first five bytes panicked inside a
+        // multi-byte character, and the panic message (which the ABI turns into an internal
+        // error) quoted that character of the token.
+        for token in [
+            "$\u{fffd}\u{fffd}canary",
+            "abcd\u{e9}canary",
+            "SSWS\u{a0}canary",
+            "\u{1F511}canary",
+        ] {
+            let auth = serde_json::json!({"Mode": "ApiKey", "ApiKey": token}).to_string();
+            let s = Settings::new(
+                json!({"OrgDomain": "contoso.okta.com"}),
+                SecretString::from(auth),
+            );
+            let e = Config::from_settings(&s).expect_err(token);
+            assert_eq!(e.kind(), connector_api::ErrorKind::InvalidConfig, "{e}");
+            assert!(e.message().contains("non-ASCII characters"), "{e}");
+            assert!(!format!("{e} {e:?}").contains("canary"), "{e}");
+        }
     }
 
     #[test]

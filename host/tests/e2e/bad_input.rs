@@ -306,6 +306,8 @@ async fn bad_auth_json_is_refused_without_quoting_values() {
     for (value, expected) in [
         (format!("SSWS {TOKEN}"), "without the \"SSWS \" prefix"),
         (format!("{TOKEN} {TOKEN}"), "contains spaces, line breaks"),
+        // A multi-byte character across the first five bytes once panicked in the connector.
+        (format!("abcd\u{e9}{TOKEN}"), "non-ASCII characters"),
         (
             "secret://still/a/reference".to_owned(),
             "unresolved secret reference",
