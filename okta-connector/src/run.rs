@@ -18,7 +18,7 @@ use connector_api::{
     Scope,
 };
 use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt, TryStreamExt};
+use futures::{SinkExt, StreamExt};
 
 use crate::client::OktaClient;
 use crate::config::Config;
@@ -34,8 +34,13 @@ use crate::watermark::{self, OktaWatermark};
 const PAGES_IN_FLIGHT: usize = 4;
 /// Group ids buffered between the group listing and the member readers.
 const GROUP_QUEUE: usize = 1_024;
+/// Groups the member stage holds to pick the largest from (a group id and a count each, a few
+/// MB at most); beyond this the group listing waits.
+const MAX_PENDING_GROUPS: usize = 65_536;
 
 type Batches = mpsc::Sender<Vec<Change>>;
+/// A group whose members are to be read, with its member count if Okta said.
+type QueuedGroup = (String, Option<u64>);
 
 /// Runs one import.
 ///
@@ -59,7 +64,7 @@ pub async fn import(
     });
 
     let (batches, received) = mpsc::channel::<Vec<Change>>(PAGES_IN_FLIGHT);
-    let (group_ids, group_queue) = mpsc::channel::<String>(GROUP_QUEUE);
+    let (group_ids, group_queue) = mpsc::channel::<QueuedGroup>(GROUP_QUEUE);
     let stages = Stages {
         client,
         config,
@@ -213,7 +218,7 @@ impl Stages<'_> {
     async fn groups(
         &self,
         mut batches: Batches,
-        mut group_ids: mpsc::Sender<String>,
+        mut group_ids: mpsc::Sender<QueuedGroup>,
     ) -> Result<Option<i64>> {
         let Some(changed_after) = self.plan.groups else {
             return Ok(None);
@@ -230,11 +235,11 @@ impl Stages<'_> {
                 self.plan.check_not_ahead("g", self.plan.previous.g, date)?;
                 started_at = Some(date);
             }
-            let wanted: Vec<String> = page
+            let wanted: Vec<QueuedGroup> = page
                 .items
                 .iter()
                 .filter(|g| self.plan.reads_members_of(g))
-                .map(|g| g.id.clone())
+                .map(|g| (g.id.clone(), g.members_count()))
                 .collect();
             if self.plan.emit_groups && !page.items.is_empty() {
                 let batch: Vec<Change> = page.items.iter().map(mapping::group::to_change).collect();
@@ -243,9 +248,9 @@ impl Stages<'_> {
                 // "group vanished" delete always follows the group's upsert.
                 send(&mut batches, batch).await?;
             }
-            for id in wanted {
+            for group in wanted {
                 group_ids
-                    .send(id)
+                    .send(group)
                     .await
                     .map_err(|_| ConnectorError::internal("the member readers stopped early"))?;
             }
@@ -271,10 +276,15 @@ impl Stages<'_> {
         Ok(started_at)
     }
 
-    /// Reads the members of every queued group, `MaxConcurrency` groups at a time. Each group
-    /// is read by its own task, so decoding large member pages spreads over the runtime's
-    /// threads; a failed or cancelled run aborts the tasks still running.
-    async fn members(&self, batches: Batches, group_queue: mpsc::Receiver<String>) -> Result<()> {
+    /// Reads the members of every queued group, `MaxConcurrency` groups at a time, the largest
+    /// waiting group first ([`LargestFirst`]). Each group is read by its own task, so decoding
+    /// large member pages spreads over the runtime's threads; a failed or cancelled run aborts
+    /// the tasks still running.
+    async fn members(
+        &self,
+        batches: Batches,
+        mut group_queue: mpsc::Receiver<QueuedGroup>,
+    ) -> Result<()> {
         if self.plan.members == MemberPlan::Skip {
             // Nothing is ever queued; wait for the group stage to close the queue.
             group_queue.for_each(|_| async {}).await;
@@ -286,11 +296,33 @@ impl Stages<'_> {
             page_size: self.config.member_page_size,
             emit_groups: self.plan.emit_groups,
         };
-        group_queue
-            .map(|group_id| Spawned(tokio::spawn(reader.clone().read(group_id, batches.clone()))))
-            .buffer_unordered(self.config.max_concurrency as usize)
-            .try_for_each(|()| async { Ok(()) })
-            .await?;
+        let max = self.config.max_concurrency as usize;
+        let mut waiting = LargestFirst::default();
+        let mut running = futures::stream::FuturesUnordered::new();
+        let mut listing_open = true;
+        loop {
+            while running.len() < max {
+                let Some(group_id) = waiting.pop() else { break };
+                running.push(Spawned(tokio::spawn(
+                    reader.clone().read(group_id, batches.clone()),
+                )));
+            }
+            // Nothing running means nothing waiting either (the loop above started it).
+            if !listing_open && running.is_empty() {
+                break;
+            }
+            tokio::select! {
+                // Take every group the listing has delivered before choosing the next one.
+                biased;
+                next = group_queue.next(), if listing_open && waiting.len() < MAX_PENDING_GROUPS => {
+                    match next {
+                        Some((id, members)) => waiting.push(id, members),
+                        None => listing_open = false,
+                    }
+                }
+                Some(done) = running.next(), if !running.is_empty() => done?,
+            }
+        }
         let mut batches = batches;
         let complete = self.plan.completes_types();
         if complete {
@@ -308,6 +340,35 @@ impl Stages<'_> {
             complete,
         });
         Ok(())
+    }
+}
+
+/// The member stage's waiting groups, largest first: a group's pages can only be read one
+/// after another (Okta's cursor can't be split), so a huge group started late would trail the
+/// rest of the run at one page per round trip while the rate-limit budget goes unused. Started
+/// first, its pages overlap everything else. Among equal counts (or none known): listing order.
+#[derive(Debug, Default)]
+struct LargestFirst {
+    heap: std::collections::BinaryHeap<(u64, std::cmp::Reverse<u64>, String)>,
+    arrivals: u64,
+}
+
+impl LargestFirst {
+    fn push(&mut self, group_id: String, members: Option<u64>) {
+        self.arrivals += 1;
+        self.heap.push((
+            members.unwrap_or(0),
+            std::cmp::Reverse(self.arrivals),
+            group_id,
+        ));
+    }
+
+    fn pop(&mut self) -> Option<String> {
+        self.heap.pop().map(|(_, _, id)| id)
+    }
+
+    fn len(&self) -> usize {
+        self.heap.len()
     }
 }
 
@@ -387,5 +448,42 @@ impl std::future::Future for Spawned {
                 )))
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LargestFirst;
+
+    #[test]
+    fn largest_group_first_then_listing_order() {
+        let mut q = LargestFirst::default();
+        q.push("00g-small".into(), Some(3));
+        q.push("00g-unknown".into(), None);
+        q.push("00g-huge".into(), Some(100_000));
+        q.push("00g-tie-a".into(), Some(50));
+        q.push("00g-tie-b".into(), Some(50));
+        assert_eq!(q.len(), 5);
+        let order: Vec<String> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(
+            order,
+            [
+                "00g-huge",
+                "00g-tie-a",
+                "00g-tie-b",
+                "00g-small",
+                "00g-unknown"
+            ]
+        );
+    }
+
+    #[test]
+    fn without_counts_the_listing_order_is_kept() {
+        let mut q = LargestFirst::default();
+        for id in ["00g3", "00g1", "00g2"] {
+            q.push(id.into(), None);
+        }
+        let order: Vec<String> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(order, ["00g3", "00g1", "00g2"]);
     }
 }

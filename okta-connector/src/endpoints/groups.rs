@@ -1,5 +1,7 @@
 //! `GET /api/v1/groups`: every group, or (delta) the groups whose profile or membership
-//! changed: `filter=lastUpdated gt "<g>" or lastMembershipUpdated gt "<g>"`.
+//! changed: `filter=lastUpdated gt "<g>" or lastMembershipUpdated gt "<g>"`. Always with
+//! `expand=stats`, so each group says how many members it has (`_embedded.stats.usersCount`):
+//! the member readers start the largest groups first (see `run.rs`).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -39,6 +41,35 @@ pub struct OktaGroup {
     /// Profile (name, description, app-specific attributes).
     #[serde(default)]
     pub profile: serde_json::Map<String, Value>,
+    /// `expand=stats`: `{"stats": {"usersCount": …}}`.
+    #[serde(default, rename = "_embedded")]
+    pub embedded: Option<GroupEmbedded>,
+}
+
+impl OktaGroup {
+    /// How many members the group has, if Okta said (`_embedded.stats.usersCount`).
+    pub fn members_count(&self) -> Option<u64> {
+        self.embedded.as_ref()?.stats.as_ref()?.users_count
+    }
+}
+
+/// `_embedded` of a group listed with `expand=stats`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct GroupEmbedded {
+    /// The group's counters.
+    #[serde(default)]
+    pub stats: Option<GroupStats>,
+}
+
+/// `_embedded.stats`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct GroupStats {
+    /// Members of the group.
+    #[serde(default)]
+    pub users_count: Option<u64>,
 }
 
 /// The first page's URL; `changed_after` restricts to groups changed since then.
@@ -47,6 +78,7 @@ pub fn url(origin: &ApiOrigin, limit: u32, changed_after: Option<DateTime<Utc>>)
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("limit", &limit.to_string());
+        q.append_pair("expand", "stats");
         if let Some(t) = changed_after {
             let t = okta_timestamp(t);
             q.append_pair(
@@ -65,4 +97,29 @@ pub fn pager(
     changed_after: Option<DateTime<Utc>>,
 ) -> Pager<OktaGroup> {
     Pager::new(url(origin, limit, changed_after), ENDPOINT, Bucket::Groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_asks_for_member_counts() {
+        let json: crate::config::ConfigJson =
+            serde_json::from_value(serde_json::json!({"OrgDomain": "contoso.okta.com"})).unwrap();
+        let origin = ApiOrigin::new(&crate::config::Config::validate(json).unwrap());
+        let u = url(&origin, 1000, None);
+        assert!(u.query_pairs().any(|(k, v)| k == "expand" && v == "stats"));
+    }
+
+    #[test]
+    fn reads_the_member_count_when_present() {
+        let g: OktaGroup = serde_json::from_value(serde_json::json!({
+            "id": "00g1", "_embedded": {"stats": {"usersCount": 1234, "appsCount": 2}}
+        }))
+        .unwrap();
+        assert_eq!(g.members_count(), Some(1234));
+        let plain: OktaGroup = serde_json::from_value(serde_json::json!({"id": "00g2"})).unwrap();
+        assert_eq!(plain.members_count(), None);
+    }
 }
