@@ -1,0 +1,607 @@
+//! Import benchmarks: the host + Okta connector against the simulator, next to the rate-limit
+//! minimum and to the tools people use today. Not part of `cargo test`.
+//!
+//! ```sh
+//! bench/run.sh                                   # cargo build --release, then everything
+//! bench/run.sh --sizes s --scenarios rate,cpu    # options go to this harness
+//! cargo bench -p host --bench import -- --help   # (needs the release binaries built)
+//! ```
+//!
+//! Every tool runs as its own process (`target/release/host`, `python …`), measured with
+//! `wait4(2)` (wall time, CPU seconds, peak RSS), against a simulator that is a separate process
+//! too (`target/release/okta-sim`); request counts and 429s come from the simulator's
+//! `/_sim/stats`, reset before every run. Results go to `bench-out/results.{md,json}`;
+//! `docs/benchmarks.md` explains the settings and the figures.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod churn;
+mod measure;
+mod peers;
+mod report;
+mod sim;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::{Parser, ValueEnum};
+use serde_json::Value;
+
+use crate::measure::Measured;
+use crate::report::Row;
+use crate::sim::{Sim, SimSpec};
+
+type Error = Box<dyn std::error::Error>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Size {
+    /// 10k users, 1k groups, 100k memberships (+ Everyone).
+    S,
+    /// 100k users, 10k groups, 1M memberships (+ Everyone).
+    L,
+    /// 1k users, 100 groups, 10k memberships: a smoke test of the harness.
+    Xs,
+}
+
+impl Size {
+    fn name(self) -> &'static str {
+        match self {
+            Size::S => "S",
+            Size::L => "L",
+            Size::Xs => "XS",
+        }
+    }
+
+    fn counts(self) -> (usize, usize, usize) {
+        match self {
+            Size::S => (10_000, 1_000, 100_000),
+            Size::L => (100_000, 10_000, 1_000_000),
+            Size::Xs => (1_000, 100, 10_000),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Full import under Enterprise rate limits and latency, against the minimum.
+    Rate,
+    /// Full import with rate limits and latency off: objects per second.
+    Cpu,
+    /// 1% churn after the rate-bound full run, then a delta run.
+    Delta,
+    /// The Okta Python SDK and Airbyte's source-okta on the rate-bound simulator.
+    Peers,
+}
+
+/// Import benchmarks (see docs/benchmarks.md).
+#[derive(Debug, Parser)]
+#[command(name = "import-bench")]
+struct Opts {
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+    /// Org sizes.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["s", "l"])]
+    sizes: Vec<Size>,
+    /// Scenarios.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["rate", "cpu", "delta", "peers"])]
+    scenarios: Vec<Scenario>,
+    /// Sizes the peers run on (they take ~10× longer than the host; L costs about an hour).
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["s"])]
+    peer_sizes: Vec<Size>,
+    /// Which peers.
+    #[arg(long, value_delimiter = ',', default_values = ["okta-sdk", "airbyte"])]
+    peers: Vec<String>,
+    /// Simulator time scale for the rate-bound runs (sim seconds per real second).
+    #[arg(long, default_value_t = 10.0)]
+    time_scale: f64,
+    /// Latency per API response, real ms.
+    #[arg(long, default_value_t = 100)]
+    latency_ms: u64,
+    /// Latency per object in a list page, real µs.
+    #[arg(long, default_value_t = 400)]
+    latency_per_object_us: u64,
+    /// The connector's MaxConcurrency.
+    #[arg(long, default_value_t = 16)]
+    max_concurrency: u32,
+    /// The connector's RateLimitShare.
+    #[arg(long, default_value_t = 0.5)]
+    share: f64,
+    /// CPU-bound runs per size (the best and the median are reported).
+    #[arg(long, default_value_t = 3)]
+    cpu_repeats: u32,
+    /// Also record a `perf` profile of one CPU-bound host run per size.
+    #[arg(long)]
+    perf: bool,
+    /// Serve the CPU-bound runs over https too (default: plain http).
+    #[arg(long)]
+    cpu_tls: bool,
+    /// Output directory.
+    #[arg(long, default_value = "bench-out")]
+    out: PathBuf,
+}
+
+/// Where things are.
+#[derive(Debug)]
+struct Paths {
+    repo: PathBuf,
+    bins: PathBuf,
+    out: PathBuf,
+}
+
+impl Paths {
+    fn bin(&self, name: &str) -> PathBuf {
+        self.bins.join(name)
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let opts = Opts::parse();
+    match run(&opts) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("import-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(opts: &Opts) -> Result<(), Error> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("no workspace root")?
+        .to_path_buf();
+    // target/<profile>/deps/import-<hash> → target/<profile>
+    let exe = std::env::current_exe()?;
+    let bins = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("cannot locate the target directory")?
+        .to_path_buf();
+    let out = if opts.out.is_absolute() {
+        opts.out.clone()
+    } else {
+        repo.join(&opts.out)
+    };
+    std::fs::create_dir_all(&out)?;
+    let paths = Paths { repo, bins, out };
+
+    check_binaries(&paths)?;
+    let want = |s: Scenario| opts.scenarios.contains(&s);
+    if want(Scenario::Peers) {
+        for peer in &opts.peers {
+            peers::setup_venv(&paths.repo, peer)?;
+        }
+    }
+
+    let mut rows: Vec<Row> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    for &size in &opts.sizes {
+        if want(Scenario::Rate) || want(Scenario::Delta) || want(Scenario::Peers) {
+            rate_bound(opts, &paths, size, &mut rows, &mut notes)?;
+        }
+        if want(Scenario::Cpu) {
+            cpu_bound(opts, &paths, size, &mut rows, &mut notes)?;
+        }
+        report::write(&paths.out, &rows, &notes, &machine(), &settings(opts))?;
+    }
+    report::write(&paths.out, &rows, &notes, &machine(), &settings(opts))?;
+    println!("{}", report::markdown(&rows, &notes));
+    println!(
+        "results: {} and {}",
+        paths.out.join("results.md").display(),
+        paths.out.join("results.json").display()
+    );
+    Ok(())
+}
+
+/// The release binaries the runs use (`bench/run.sh` builds them first).
+fn check_binaries(paths: &Paths) -> Result<(), Error> {
+    for b in ["host", "okta-sim", "libokta_connector.so"] {
+        if !paths.bin(b).exists() {
+            return Err(format!(
+                "{} is missing: run bench/run.sh, or `cargo build --release -p host -p fixtures -p okta-connector` first",
+                paths.bin(b).display()
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn settings(opts: &Opts) -> Value {
+    serde_json::json!({
+        "time_scale": opts.time_scale,
+        "latency_ms": opts.latency_ms,
+        "latency_per_object_us": opts.latency_per_object_us,
+        "max_concurrency": opts.max_concurrency,
+        "rate_limit_share": opts.share,
+        "cpu_repeats": opts.cpu_repeats,
+    })
+}
+
+fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_default();
+    let mem_kib = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    serde_json::json!({
+        "cpu_model": model,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "memory_gib": (mem_kib as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+    })
+}
+
+/// A fresh working directory for one run.
+fn workdir(paths: &Paths, name: &str) -> Result<PathBuf, Error> {
+    let d = paths.out.join("runs").join(name);
+    if d.exists() {
+        std::fs::remove_dir_all(&d)?;
+    }
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
+/// The connector settings of a benchmark run.
+struct HostSetup<'a> {
+    sim: &'a Sim,
+    time_scale: f64,
+    max_concurrency: u32,
+    share: f64,
+}
+
+/// Writes `host.toml` for `setup` into `dir`.
+fn host_toml(paths: &Paths, dir: &Path, setup: &HostSetup<'_>) -> Result<PathBuf, Error> {
+    let lib = paths.bin("libokta_connector.so");
+    let toml = format!(
+        r#"store = "store.db"
+
+[secrets]
+backends = ["env"]
+
+[connectors.okta]
+library = "{lib}"
+config = {{ OrgDomain = "contoso.okta.com", ApiBaseUrl = "{base}", PageSize = 200, GroupPageSize = 1000, MemberPageSize = 1000, MaxConcurrency = {mc}, RateLimitShare = {share:?}, SimulatorTimeScale = {ts:?} }}
+auth = {{ Mode = "ApiKey", ApiKey = "secret://bench/okta/token" }}
+"#,
+        lib = lib.display(),
+        base = setup.sim.base,
+        mc = setup.max_concurrency,
+        share = setup.share,
+        ts = setup.time_scale,
+    );
+    let path = dir.join("host.toml");
+    std::fs::write(&path, toml)?;
+    Ok(path)
+}
+
+/// One `host import` run, measured.
+struct HostRun {
+    m: Measured,
+    report: Value,
+    /// Objects the connector emitted (upserts and deletes of every type).
+    objects: u64,
+}
+
+fn run_host(
+    paths: &Paths,
+    dir: &Path,
+    setup: &HostSetup<'_>,
+    mode: &str,
+    prefix: &[&str],
+) -> Result<HostRun, Error> {
+    let config = dir.join("host.toml");
+    if !config.exists() {
+        host_toml(paths, dir, setup)?;
+    }
+    let host = paths.bin("host");
+    let mut cmd = if let Some((first, rest)) = prefix.split_first() {
+        let mut c = Command::new(first);
+        c.args(rest).arg(&host);
+        c
+    } else {
+        Command::new(&host)
+    };
+    cmd.arg("--config")
+        .arg(&config)
+        .args(["--json", "-q", "import", "okta", "--mode", mode])
+        .current_dir(dir)
+        .env("SECRET_BENCH_OKTA_TOKEN", sim::TOKEN)
+        .env_remove("RUST_LOG");
+    if let Some(ca) = &setup.sim.ca {
+        // This process only: the connector's platform verifier reads the trust store from here.
+        cmd.env("SSL_CERT_FILE", ca);
+    }
+    let m = measure::run(&mut cmd, &dir.join(format!("host-{mode}.stderr")))?;
+    let report: Value = serde_json::from_str(&m.stdout).map_err(|e| {
+        format!(
+            "host import ({mode}) printed no JSON report (exit {:?}, see {}): {e}",
+            m.code,
+            dir.display()
+        )
+    })?;
+    let status = report["run"]["status"].as_str().unwrap_or("?");
+    if status != "succeeded" {
+        return Err(format!(
+            "host import ({mode}) did not succeed: {status}: {}",
+            report["run"]["error"]
+        )
+        .into());
+    }
+    let objects = report["run"]["stats"]
+        .as_object()
+        .map(|s| {
+            s.iter()
+                .filter(|(k, _)| k.ends_with(".upserts") || k.ends_with(".deletes"))
+                .filter_map(|(_, v)| v.as_u64())
+                .sum()
+        })
+        .unwrap_or(0);
+    Ok(HostRun { m, report, objects })
+}
+
+fn rate_spec(opts: &Opts, size: Size) -> SimSpec {
+    let (users, groups, memberships) = size.counts();
+    SimSpec {
+        users,
+        groups,
+        memberships,
+        limits: true,
+        time_scale: opts.time_scale,
+        latency_ms: opts.latency_ms,
+        latency_per_object_us: opts.latency_per_object_us,
+        tls: true,
+    }
+}
+
+fn rate_bound(
+    opts: &Opts,
+    paths: &Paths,
+    size: Size,
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+) -> Result<(), Error> {
+    let want = |s: Scenario| opts.scenarios.contains(&s);
+    let spec = rate_spec(opts, size);
+    let simdir = workdir(paths, &format!("{}-sim-rate", size.name()))?;
+    eprintln!(
+        "import-bench: {}: starting okta-sim {}",
+        size.name(),
+        spec.args().join(" ")
+    );
+    let sim = Sim::start(&paths.bin("okta-sim"), &spec, &simdir)?;
+    let setup = HostSetup {
+        sim: &sim,
+        time_scale: opts.time_scale,
+        max_concurrency: opts.max_concurrency,
+        share: opts.share,
+    };
+
+    // 1. The host's full run.
+    let dir = workdir(paths, &format!("{}-host-rate", size.name()))?;
+    sim.quiesce()?;
+    let sim_cpu0 = sim.cpu_s();
+    eprintln!(
+        "import-bench: {}: host full import (rate-bound)",
+        size.name()
+    );
+    let full = run_host(paths, &dir, &setup, "full", &[])?;
+    let stats = sim.stats()?;
+    let full_row = Row::new(
+        size.name(),
+        "rate-bound full",
+        "host",
+        &full.m,
+        &stats,
+        full.objects,
+    )
+    .with_sim_cpu(sim.cpu_s() - sim_cpu0)
+    .with_minimum(&stats, opts.share, opts.time_scale);
+    eprintln!("import-bench: {}", full_row.one_line());
+    let full_requests = full_row.requests;
+    let full_wall = full_row.wall_s;
+    let full_objects = full_row.objects;
+    rows.push(full_row);
+
+    // 2. Peers on the same simulator, the same org (before the churn) and the same limits.
+    if want(Scenario::Peers) && opts.peer_sizes.contains(&size) {
+        for peer in &opts.peers {
+            let pdir = workdir(paths, &format!("{}-{peer}", size.name()))?;
+            sim.quiesce()?;
+            let sim_cpu0 = sim.cpu_s();
+            eprintln!("import-bench: {}: peer {peer}", size.name());
+            let (m, objects) = peers::run(peer, &paths.repo, &sim, &pdir)?;
+            let stats = sim.stats()?;
+            let row = Row::new(size.name(), "rate-bound full", peer, &m, &stats, objects)
+                .with_sim_cpu(sim.cpu_s() - sim_cpu0)
+                // Peers keep no headroom for other integrations: their minimum is at share 1.
+                .with_minimum(&stats, 1.0, opts.time_scale)
+                .versus(full_wall);
+            eprintln!("import-bench: {}", row.one_line());
+            if row.objects != full_objects {
+                notes.push(format!(
+                    "{}: {peer} read {} objects, the host {full_objects}: not the same org",
+                    size.name(),
+                    row.objects
+                ));
+            }
+            rows.push(row);
+        }
+    }
+
+    // 3. 1% churn, then a delta run from the full run's watermark.
+    if want(Scenario::Delta) {
+        let churned = churn::apply(&sim, &dir.join("store.db"), 0.01)?;
+        notes.push(format!(
+            "{}: churn before the delta run: {churned}",
+            size.name()
+        ));
+        sim.quiesce()?;
+        let sim_cpu0 = sim.cpu_s();
+        eprintln!("import-bench: {}: host delta import", size.name());
+        let delta = run_host(paths, &dir, &setup, "delta", &[])?;
+        let stats = sim.stats()?;
+        let row = Row::new(
+            size.name(),
+            "delta (1% churn)",
+            "host",
+            &delta.m,
+            &stats,
+            delta.objects,
+        )
+        .with_sim_cpu(sim.cpu_s() - sim_cpu0)
+        .with_minimum(&stats, opts.share, opts.time_scale)
+        .share_of_full(full_requests, full_wall);
+        eprintln!("import-bench: {}", row.one_line());
+        rows.push(row);
+    }
+    Ok(())
+}
+
+fn cpu_bound(
+    opts: &Opts,
+    paths: &Paths,
+    size: Size,
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+) -> Result<(), Error> {
+    let (users, groups, memberships) = size.counts();
+    let spec = SimSpec {
+        users,
+        groups,
+        memberships,
+        limits: false,
+        time_scale: 1.0,
+        latency_ms: 0,
+        latency_per_object_us: 0,
+        tls: opts.cpu_tls,
+    };
+    let simdir = workdir(paths, &format!("{}-sim-cpu", size.name()))?;
+    eprintln!(
+        "import-bench: {}: starting okta-sim {}",
+        size.name(),
+        spec.args().join(" ")
+    );
+    let sim = Sim::start(&paths.bin("okta-sim"), &spec, &simdir)?;
+    let setup = HostSetup {
+        sim: &sim,
+        time_scale: 1.0,
+        max_concurrency: opts.max_concurrency,
+        share: opts.share,
+    };
+    let mut runs: Vec<Row> = Vec::new();
+    for i in 0..opts.cpu_repeats.max(1) {
+        let dir = workdir(paths, &format!("{}-host-cpu-{i}", size.name()))?;
+        sim.reset_stats()?;
+        let sim_cpu0 = sim.cpu_s();
+        eprintln!(
+            "import-bench: {}: host full import, limits and latency off ({}/{})",
+            size.name(),
+            i + 1,
+            opts.cpu_repeats
+        );
+        let run = run_host(paths, &dir, &setup, "full", &[])?;
+        let stats = sim.stats()?;
+        let row = Row::new(
+            size.name(),
+            "cpu-bound full",
+            "host",
+            &run.m,
+            &stats,
+            run.objects,
+        )
+        .with_sim_cpu(sim.cpu_s() - sim_cpu0)
+        .with_breakdown(&run.report);
+        eprintln!("import-bench: {}", row.one_line());
+        runs.push(row);
+        // Keep only the last store: L stores are large.
+        if i + 1 < opts.cpu_repeats {
+            std::fs::remove_dir_all(&dir)?;
+        }
+    }
+    runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
+    let median = runs[runs.len() / 2].wall_s;
+    let best = runs.remove(0);
+    notes.push(format!(
+        "{}: cpu-bound: best of {} runs shown; median wall {:.2} s ({:.0} objects/s)",
+        size.name(),
+        opts.cpu_repeats,
+        median,
+        best.objects as f64 / median
+    ));
+    rows.push(best);
+
+    if opts.perf {
+        let dir = workdir(paths, &format!("{}-host-perf", size.name()))?;
+        let data = dir.join("perf.data");
+        let data_s = data.display().to_string();
+        sim.reset_stats()?;
+        eprintln!(
+            "import-bench: {}: perf record of a CPU-bound run",
+            size.name()
+        );
+        let run = run_host(
+            paths,
+            &dir,
+            &setup,
+            "full",
+            &["perf", "record", "-F", "999", "-g", "-o", &data_s, "--"],
+        );
+        match run {
+            Ok(_) => {
+                let report = Command::new("perf")
+                    .args([
+                        "report",
+                        "--stdio",
+                        "--no-children",
+                        "--sort",
+                        "dso,sym",
+                        "-i",
+                    ])
+                    .arg(&data)
+                    .args(["--percent-limit", "0.5"])
+                    .output()?;
+                let text = String::from_utf8_lossy(&report.stdout).to_string();
+                std::fs::write(paths.out.join(format!("perf-{}.txt", size.name())), &text)?;
+                let dsos = Command::new("perf")
+                    .args(["report", "--stdio", "--no-children", "--sort", "dso", "-i"])
+                    .arg(&data)
+                    .output()?;
+                std::fs::write(
+                    paths.out.join(format!("perf-{}-dso.txt", size.name())),
+                    &dsos.stdout,
+                )?;
+                notes.push(format!(
+                    "{}: perf profile of the host process in bench-out/perf-{}.txt (by symbol) and perf-{}-dso.txt (by library)",
+                    size.name(),
+                    size.name(),
+                    size.name()
+                ));
+                std::fs::remove_file(&data).ok();
+            }
+            Err(e) => notes.push(format!("{}: perf run failed: {e}", size.name())),
+        }
+    }
+    Ok(())
+}
+
+/// Requests per bucket from `/_sim/stats`.
+pub fn buckets(stats: &Value) -> BTreeMap<String, u64> {
+    stats["requests_by_bucket"]
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
