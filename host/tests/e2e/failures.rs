@@ -12,14 +12,7 @@ use crate::support::{Harness, NAME};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_fails_the_run_and_keeps_the_watermark() {
-    let mut h = Harness::new(OrgSpec::tiny()).await;
-    let full = h.run(ModeChoice::Full).await;
-    assert_eq!(
-        full.run.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        full.run.error
-    );
+    let mut h = Harness::after_full_run(OrgSpec::tiny()).await;
     let (w1, before) = (h.watermark().unwrap(), h.stored());
 
     h.sim.faults().revoke_token(true);
@@ -40,14 +33,7 @@ async fn a_revoked_token_fails_the_run_and_keeps_the_watermark() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exhausted_retries_fail_the_run_and_keep_the_watermark() {
-    let mut h = Harness::new(OrgSpec::tiny()).await;
-    let full = h.run(ModeChoice::Full).await;
-    assert_eq!(
-        full.run.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        full.run.error
-    );
+    let mut h = Harness::after_full_run(OrgSpec::tiny()).await;
     let (w1, before) = (h.watermark().unwrap(), h.stored());
 
     // Users are read (and their scope completed) before groups fail for good: the completed

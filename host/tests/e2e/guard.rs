@@ -10,14 +10,7 @@ use crate::support::{Harness, live_user_ids};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_guard_stops_a_full_run_that_would_delete_too_many_users() {
-    let mut h = Harness::new(OrgSpec::tiny()).await;
-    let full = h.run(ModeChoice::Full).await;
-    assert_eq!(
-        full.run.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        full.run.error
-    );
+    let mut h = Harness::after_full_run(OrgSpec::tiny()).await;
     let (w1, before) = (h.watermark().unwrap(), h.stored());
 
     // A third of the users disappear at once.
@@ -68,14 +61,7 @@ async fn the_guard_stops_a_full_run_that_would_delete_too_many_users() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_run_that_returns_nothing_trips_the_guard() {
-    let mut h = Harness::new(OrgSpec::tiny()).await;
-    let full = h.run(ModeChoice::Full).await;
-    assert_eq!(
-        full.run.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        full.run.error
-    );
+    let mut h = Harness::after_full_run(OrgSpec::tiny()).await;
     let before = h.stored();
 
     // A filter typo: the connector now matches no user and imports nothing else.

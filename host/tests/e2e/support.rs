@@ -14,7 +14,7 @@ use host::plugin::{self, Loaded};
 use host::runner::{self, ModeChoice, RunEnv, RunOptions, RunReport, Target};
 use host::secrets::SecretChain;
 use host::secrets::env::EnvBackend;
-use host::store::Store;
+use host::store::{RunStatus, Store};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -90,6 +90,20 @@ impl Harness {
     /// An org of `spec` with the default token.
     pub async fn new(spec: OrgSpec) -> Self {
         Self::with(spec, "test-token", json!({})).await
+    }
+
+    /// An org of `spec` already imported by one successful full run (the usual starting point
+    /// of a test that then changes or breaks something).
+    pub async fn after_full_run(spec: OrgSpec) -> Self {
+        let mut h = Self::new(spec).await;
+        let full = h.run(ModeChoice::Full).await;
+        assert_eq!(
+            full.run.status,
+            RunStatus::Succeeded,
+            "the seeding full run: {:?}",
+            full.run.error
+        );
+        h
     }
 
     /// An org of `spec`, token `token`, extra ConfigJson keys.

@@ -110,14 +110,7 @@ async fn full_then_delta_stores_the_org_and_then_only_its_changes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hard_deleted_user_disappears_after_the_next_full_run() {
-    let mut h = Harness::new(OrgSpec::tiny()).await;
-    let full = h.run(ModeChoice::Full).await;
-    assert_eq!(
-        full.run.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        full.run.error
-    );
+    let mut h = Harness::after_full_run(OrgSpec::tiny()).await;
 
     let victim = live_user_ids(&h.sim)[3].clone();
     assert!(h.store.object(NAME, "User", &victim).unwrap().is_some());
