@@ -14,6 +14,8 @@
 //! * [`scheduler`] — when the next delta or full run is due (time is a parameter).
 //! * [`logging`] / [`progress`] — connector log records to `tracing`, progress bars on terminals.
 
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 pub mod clock;
 pub mod commands;
 pub mod config;

@@ -1,5 +1,7 @@
 //! `host`: the reference engine's command line. See `docs/host.md`.
 
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
