@@ -3,11 +3,13 @@
 //! One file (plus SQLite's `-wal`/`-shm` while open) in WAL mode, so a crash never leaves a
 //! half-written batch and readers (`host objects`) do not block a running import. The runner
 //! writes each batch of changes in its own transaction and ends a successful run with one
-//! transaction that applies deletes, stores the new watermark and marks the run succeeded.
+//! transaction that applies deletes, stores the new watermark and marks the run succeeded
+//! (both in `import.rs`, the runner's only way to write; all SQL stays in this module).
 //!
 //! The store never holds credentials: connectors' settings are not stored at all, and objects
 //! are what the connector emitted.
 
+mod import;
 mod objects;
 mod runs;
 pub mod schema;
@@ -18,6 +20,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use import::{Deletions, FinalDeletes, RunKey, Verdict};
 pub use objects::{StoredObject, UpsertOutcome};
 pub use runs::{ConnectorRow, RunEnd, RunError, RunRecord, RunStatus, TypeCounts};
 pub use watermarks::{WatermarkRow, WatermarkSource};
@@ -195,10 +198,11 @@ impl Store {
     }
 
     /// Starts a write transaction (`BEGIN IMMEDIATE`, so it never fails half-way on a lock).
+    /// Private to the store: callers use the operations of [`import`] and the other modules.
     ///
     /// # Errors
     /// SQLite failed, or another writer held the store longer than the busy timeout.
-    pub fn begin(&mut self) -> Result<Tx<'_>> {
+    fn begin(&mut self) -> Result<Tx<'_>> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -211,7 +215,7 @@ impl Store {
 }
 
 /// A write transaction; dropped without [`commit`](Tx::commit) it rolls back.
-pub struct Tx<'a> {
+struct Tx<'a> {
     tx: rusqlite::Transaction<'a>,
     path: &'a Path,
 }
