@@ -220,100 +220,13 @@ impl Config {
     /// [`HostError::Config`] naming the key and what is expected.
     pub fn parse(text: &str, origin: &Path, base_dir: &Path) -> Result<Self, HostError> {
         let raw: RawConfig = deserialize(text, origin)?;
-        let err = |key: &str, msg: String| {
-            HostError::Config(format!("{}: {key}: {msg}", origin.display()))
-        };
-
-        let defaults = SecretsConfig::defaults(base_dir);
-        let backends = raw.secrets.backends.unwrap_or(defaults.backends);
-        for (i, kind) in backends.iter().enumerate() {
-            if backends[..i].contains(kind) {
-                return Err(err(
-                    "secrets.backends",
-                    format!(
-                        "`{kind}` is listed twice; list each of env, keyring, file at most once"
-                    ),
-                ));
-            }
-        }
-        let keyring_service = raw
-            .secrets
-            .keyring_service
-            .unwrap_or(defaults.keyring_service);
-        if keyring_service.is_empty() {
-            return Err(err(
-                "secrets.keyring_service",
-                "expected a non-empty service name".into(),
-            ));
-        }
-        let secrets = SecretsConfig {
-            backends,
-            dir: raw
-                .secrets
-                .dir
-                .map(|d| base_dir.join(d))
-                .unwrap_or(defaults.dir),
-            keyring_service,
-        };
-
-        let mut guard = GuardPolicy::default();
-        if let Some(share) = raw.guard.max_delete_share {
-            if !(0.0..=1.0).contains(&share) {
-                return Err(err(
-                    "guard.max_delete_share",
-                    format!("expected a share between 0 and 1 (0.2 means 20%), found {share}"),
-                ));
-            }
-            guard.max_delete_share = share;
-        }
-        if let Some(floor) = raw.guard.allow_deletes_up_to {
-            guard.allow_deletes_up_to = floor;
-        }
-
+        let secrets = raw.secrets.resolve(origin, base_dir)?;
+        let guard = raw.guard.resolve(origin)?;
         let mut connectors = BTreeMap::new();
         for (name, raw) in raw.connectors {
-            let key = format!("connectors.{name}");
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(err(
-                    &key,
-                    "connector names may only contain ASCII letters, digits, `-` and `_`".into(),
-                ));
-            }
-            let config = json_part(
-                raw.config,
-                raw.config_file,
-                &format!("{key}.config"),
-                base_dir,
-                origin,
-            )?;
-            let auth = json_part(
-                raw.auth,
-                raw.auth_file,
-                &format!("{key}.auth"),
-                base_dir,
-                origin,
-            )?;
-            if raw.library.as_os_str().is_empty() {
-                return Err(err(
-                    &format!("{key}.library"),
-                    "expected the path of the connector library (a .so file)".into(),
-                ));
-            }
-            connectors.insert(
-                name.clone(),
-                ConnectorConfig {
-                    name,
-                    library: base_dir.join(raw.library),
-                    config,
-                    auth,
-                },
-            );
+            let connector = raw.resolve(name.clone(), origin, base_dir)?;
+            connectors.insert(name, connector);
         }
-
         Ok(Self {
             source: None,
             base_dir: base_dir.to_owned(),
@@ -368,6 +281,114 @@ impl Config {
             }
         }
         out
+    }
+}
+
+/// A configuration error at `key` of the file `origin`.
+fn key_error(origin: &Path, key: &str, msg: String) -> HostError {
+    HostError::Config(format!("{}: {key}: {msg}", origin.display()))
+}
+
+impl RawSecrets {
+    /// `[secrets]` with defaults applied and the directory resolved against `base_dir`.
+    fn resolve(self, origin: &Path, base_dir: &Path) -> Result<SecretsConfig, HostError> {
+        let defaults = SecretsConfig::defaults(base_dir);
+        let backends = self.backends.unwrap_or(defaults.backends);
+        for (i, kind) in backends.iter().enumerate() {
+            if backends[..i].contains(kind) {
+                return Err(key_error(
+                    origin,
+                    "secrets.backends",
+                    format!(
+                        "`{kind}` is listed twice; list each of env, keyring, file at most once"
+                    ),
+                ));
+            }
+        }
+        let keyring_service = self.keyring_service.unwrap_or(defaults.keyring_service);
+        if keyring_service.is_empty() {
+            return Err(key_error(
+                origin,
+                "secrets.keyring_service",
+                "expected a non-empty service name".into(),
+            ));
+        }
+        Ok(SecretsConfig {
+            backends,
+            dir: self.dir.map(|d| base_dir.join(d)).unwrap_or(defaults.dir),
+            keyring_service,
+        })
+    }
+}
+
+impl RawGuard {
+    /// `[guard]` over the default policy.
+    fn resolve(self, origin: &Path) -> Result<GuardPolicy, HostError> {
+        let mut guard = GuardPolicy::default();
+        if let Some(share) = self.max_delete_share {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(key_error(
+                    origin,
+                    "guard.max_delete_share",
+                    format!("expected a share between 0 and 1 (0.2 means 20%), found {share}"),
+                ));
+            }
+            guard.max_delete_share = share;
+        }
+        if let Some(floor) = self.allow_deletes_up_to {
+            guard.allow_deletes_up_to = floor;
+        }
+        Ok(guard)
+    }
+}
+
+impl RawConnector {
+    /// `[connectors.<name>]` with its files read and its paths resolved against `base_dir`.
+    fn resolve(
+        self,
+        name: String,
+        origin: &Path,
+        base_dir: &Path,
+    ) -> Result<ConnectorConfig, HostError> {
+        let key = format!("connectors.{name}");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(key_error(
+                origin,
+                &key,
+                "connector names may only contain ASCII letters, digits, `-` and `_`".into(),
+            ));
+        }
+        let config = json_part(
+            self.config,
+            self.config_file,
+            &format!("{key}.config"),
+            base_dir,
+            origin,
+        )?;
+        let auth = json_part(
+            self.auth,
+            self.auth_file,
+            &format!("{key}.auth"),
+            base_dir,
+            origin,
+        )?;
+        if self.library.as_os_str().is_empty() {
+            return Err(key_error(
+                origin,
+                &format!("{key}.library"),
+                "expected the path of the connector library (a .so file)".into(),
+            ));
+        }
+        Ok(ConnectorConfig {
+            name,
+            library: base_dir.join(self.library),
+            config,
+            auth,
+        })
     }
 }
 

@@ -69,41 +69,40 @@ pub async fn run(app: &App, _args: Args) -> Outcome {
         ));
         return Ok(ExitCode::Success);
     }
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let library = match (&r.library, r.library_exists) {
-                (Some(l), Some(false)) => format!("{l} (missing)"),
-                (Some(l), _) => l.clone(),
-                (None, _) => "(not in host.toml)".into(),
-            };
-            let last = r.last_run.as_ref().map_or("never".into(), |run| {
-                format!(
-                    "#{} {} {} {}",
-                    run.id,
-                    run.mode,
-                    run.status,
-                    run.finished_at.as_deref().unwrap_or(&run.started_at)
-                )
-            });
-            let watermark = r
-                .watermark
-                .as_ref()
-                .map_or("-".into(), |w| output::truncate(&w.value, 60));
-            vec![
-                r.name.clone(),
-                r.objects.to_string(),
-                last,
-                watermark,
-                library,
-            ]
-        })
-        .collect();
     output::print(&output::table(
         &["name", "objects", "last run", "watermark", "library"],
-        &table,
+        &rows.iter().map(table_row).collect::<Vec<_>>(),
     ));
     Ok(ExitCode::Success)
+}
+
+/// One row of the text table.
+fn table_row(r: &Row) -> Vec<String> {
+    let library = match (&r.library, r.library_exists) {
+        (Some(l), Some(false)) => format!("{l} (missing)"),
+        (Some(l), _) => l.clone(),
+        (None, _) => "(not in host.toml)".into(),
+    };
+    let last = r.last_run.as_ref().map_or("never".into(), |run| {
+        format!(
+            "#{} {} {} {}",
+            run.id,
+            run.mode,
+            run.status,
+            run.finished_at.as_deref().unwrap_or(&run.started_at)
+        )
+    });
+    let watermark = r
+        .watermark
+        .as_ref()
+        .map_or("-".into(), |w| output::truncate(&w.value, 60));
+    vec![
+        r.name.clone(),
+        r.objects.to_string(),
+        last,
+        watermark,
+        library,
+    ]
 }
 
 type Info = (Option<RunRecord>, Option<WatermarkRow>, u64);

@@ -13,8 +13,8 @@
 //! simulator is gone when the demo ends, so the store is for `objects`/`runs`/`connectors`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use connector_api::CancellationToken;
 use connector_api::abi::loader::{library_file_name, locate_library};
@@ -29,8 +29,7 @@ use crate::config::ConnectorConfig;
 use crate::error::{ExitCode, HostError};
 use crate::output;
 use crate::plugin;
-use crate::progress::Progress;
-use crate::runner::{self, ModeChoice, RunEnv, RunOptions, RunReport, Target};
+use crate::runner::{ModeChoice, RunReport};
 use crate::secrets::SecretChain;
 use crate::secrets::env::EnvBackend;
 use crate::store::Store;
@@ -64,6 +63,14 @@ struct DemoOutput {
     explore: Vec<String>,
 }
 
+/// What the demo did, for its closing summary.
+#[derive(Debug, Default)]
+struct Summary {
+    org: BTreeMap<&'static str, usize>,
+    mutations: BTreeMap<&'static str, usize>,
+    runs: Vec<RunReport>,
+}
+
 /// Runs `demo`.
 ///
 /// # Errors
@@ -75,13 +82,68 @@ pub async fn run(app: &App, args: Args) -> Outcome {
         Some(p) => p.clone(),
         None => locate_library("okta_connector").ok_or_else(missing_library)?,
     };
-    let store_path = app
-        .store_override
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEMO_STORE));
-    prepare_store(&store_path)?;
-    let mut store = Store::open(&store_path)?;
+    let (store_path, mut store) = open_demo_store(app)?;
+    let DemoOrg {
+        sim,
+        time_scale,
+        token,
+    } = start_simulator(&args).await?;
+    let mut summary = Summary {
+        org: BTreeMap::from([
+            ("users", sim.users().len()),
+            ("groups", sim.groups().len()),
+            ("memberships", sim.memberships().len()),
+        ]),
+        ..Summary::default()
+    };
+    say(
+        app,
+        &format!(
+            "Okta simulator on {} (org {}): {} users, {} groups, {} memberships",
+            sim.base_url(),
+            sim.org_domain(),
+            summary.org["users"],
+            summary.org["groups"],
+            summary.org["memberships"]
+        ),
+    );
+    let loaded = load_connector(&sim, &library, time_scale, token)?;
+    say(
+        app,
+        &format!(
+            "loaded {} connector {} from {}",
+            loaded.descriptor.name,
+            loaded.descriptor.version,
+            library.display()
+        ),
+    );
+    let cancel = CancellationToken::new();
+    let _ctrl_c = cancel_on_ctrl_c(cancel.clone());
+    let code = match steps(app, &mut store, &loaded, &sim, &cancel, &mut summary).await? {
+        ControlFlow::Break(code) => code,
+        ControlFlow::Continue(code) => {
+            drop(loaded);
+            sim.shutdown().await;
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "demo finished"
+            );
+            code
+        }
+    };
+    finish(app, &store_path, &library, summary, code)
+}
 
+/// The simulated org the demo runs against.
+struct DemoOrg {
+    sim: Simulator,
+    time_scale: f64,
+    /// The simulator's API token.
+    token: SecretString,
+}
+
+/// Starts the simulator with a generated org.
+async fn start_simulator(args: &Args) -> Result<DemoOrg, HostError> {
     let mut sim_config = SimConfig::new(OrgSpec {
         users: args.users,
         groups: (args.users / 20).max(5),
@@ -95,37 +157,35 @@ pub async fn run(app: &App, args: Args) -> Outcome {
         1.0
     };
     sim_config.time_scale = time_scale;
-    let token = sim_config.token.clone();
+    let token = SecretString::from(sim_config.token.clone());
     let sim = Simulator::start(sim_config)
         .await
         .map_err(|e| HostError::Io(format!("starting the Okta simulator: {e}")))?;
-    let org = BTreeMap::from([
-        ("users", sim.users().len()),
-        ("groups", sim.groups().len()),
-        ("memberships", sim.memberships().len()),
-    ]);
-    say(
-        app,
-        &format!(
-            "Okta simulator on {} (org {}): {} users, {} groups, {} memberships",
-            sim.base_url(),
-            sim.org_domain(),
-            org["users"],
-            org["groups"],
-            org["memberships"]
-        ),
-    );
+    Ok(DemoOrg {
+        sim,
+        time_scale,
+        token,
+    })
+}
 
-    // The token goes through the same secret resolution as a real one, from a private
-    // in-memory "environment": the demo never touches the process environment or the keyring.
+/// Loads the Okta connector against the simulator.
+///
+/// The token goes through the same secret resolution as a real one, from a private in-memory
+/// "environment": the demo never touches the process environment or the keyring.
+fn load_connector(
+    sim: &Simulator,
+    library: &Path,
+    time_scale: f64,
+    token: SecretString,
+) -> Result<plugin::Loaded, HostError> {
     let reference = "secret://demo/okta/apitoken";
     let chain = SecretChain::new(vec![Box::new(EnvBackend::from_vars(BTreeMap::from([(
         "SECRET_DEMO_OKTA_APITOKEN".to_owned(),
-        SecretString::from(token),
+        token,
     )])))]);
     let connector_config = ConnectorConfig {
         name: DEMO_CONNECTOR.into(),
-        library: library.clone(),
+        library: library.to_owned(),
         config: json!({
             "OrgDomain": sim.org_domain(),
             "ApiBaseUrl": sim.base_url(),
@@ -134,64 +194,64 @@ pub async fn run(app: &App, args: Args) -> Outcome {
         }),
         auth: json!({"Mode": "ApiKey", "ApiKey": reference}),
     };
-    let loaded = plugin::load(&connector_config, &chain)?;
-    say(
-        app,
-        &format!(
-            "loaded {} connector {} from {}",
-            loaded.descriptor.name,
-            loaded.descriptor.version,
-            library.display()
-        ),
-    );
+    plugin::load(&connector_config, &chain)
+}
 
-    let cancel = CancellationToken::new();
-    let _ctrl_c = cancel_on_ctrl_c(cancel.clone());
-    let mut runs = Vec::new();
-
+/// Steps 1 to 4. `Break` carries the code of a run that did not succeed (the demo stops
+/// there); `Continue` the code of the last run once all four steps ran.
+async fn steps(
+    app: &App,
+    store: &mut Store,
+    loaded: &plugin::Loaded,
+    sim: &Simulator,
+    cancel: &CancellationToken,
+    summary: &mut Summary,
+) -> Result<ControlFlow<ExitCode, ExitCode>, HostError> {
     let step = |n: u8, text: &str| say(app, &format!("\n[{n}/4] {text}"));
     step(1, "full import of the whole org");
-    let report = one_run(app, &mut store, &loaded, ModeChoice::Full, &cancel).await?;
-    let code = report.exit_code();
-    runs.push(report);
-    if code != ExitCode::Success {
-        return finish(app, &store_path, &library, org, BTreeMap::new(), runs, code);
+    let report = one_run(app, store, loaded, ModeChoice::Full, cancel).await?;
+    if let ControlFlow::Break(code) = keep(summary, report) {
+        return Ok(ControlFlow::Break(code));
     }
 
     step(2, "changing the org through the simulator");
-    let mutations = mutate(&sim);
+    summary.mutations = mutate(sim);
+    let m = &summary.mutations;
     say(
         app,
         &format!(
             "  {} profile updates, {} new user, {} deprovisioned user, {} membership adds, {} membership removes, {} hard-deleted user",
-            mutations["profile_updates"],
-            mutations["users_created"],
-            mutations["users_deprovisioned"],
-            mutations["memberships_added"],
-            mutations["memberships_removed"],
-            mutations["users_hard_deleted"],
+            m["profile_updates"],
+            m["users_created"],
+            m["users_deprovisioned"],
+            m["memberships_added"],
+            m["memberships_removed"],
+            m["users_hard_deleted"],
         ),
     );
 
     step(3, "delta run: only what changed since the watermark");
-    let report = one_run(app, &mut store, &loaded, ModeChoice::Delta, &cancel).await?;
-    let code = report.exit_code();
-    runs.push(report);
-    if code != ExitCode::Success {
-        return finish(app, &store_path, &library, org, mutations, runs, code);
+    let report = one_run(app, store, loaded, ModeChoice::Delta, cancel).await?;
+    if let ControlFlow::Break(code) = keep(summary, report) {
+        return Ok(ControlFlow::Break(code));
     }
 
     step(4, "full run: completed scopes reveal the hard-deleted user");
-    let report = one_run(app, &mut store, &loaded, ModeChoice::Full, &cancel).await?;
+    let report = one_run(app, store, loaded, ModeChoice::Full, cancel).await?;
     let code = report.exit_code();
-    runs.push(report);
-    drop(loaded);
-    sim.shutdown().await;
-    tracing::debug!(
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "demo finished"
-    );
-    finish(app, &store_path, &library, org, mutations, runs, code)
+    summary.runs.push(report);
+    Ok(ControlFlow::Continue(code))
+}
+
+/// Keeps a run for the summary; `Break` when it did not succeed.
+fn keep(summary: &mut Summary, report: RunReport) -> ControlFlow<ExitCode> {
+    let code = report.exit_code();
+    summary.runs.push(report);
+    if code == ExitCode::Success {
+        ControlFlow::Continue(())
+    } else {
+        ControlFlow::Break(code)
+    }
 }
 
 fn say(app: &App, text: &str) {
@@ -210,6 +270,17 @@ fn missing_library() -> HostError {
          `cargo run --release -p host -- demo`, which builds it), or pass --library PATH",
         library_file_name("okta_connector")
     ))
+}
+
+/// Opens a fresh demo store at `--store` (default ./demo.db), replacing a previous one.
+fn open_demo_store(app: &App) -> Result<(PathBuf, Store), HostError> {
+    let path = app
+        .store_override
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEMO_STORE));
+    prepare_store(&path)?;
+    let store = Store::open(&path)?;
+    Ok((path, store))
 }
 
 /// Removes a previous demo store; refuses to touch any other file.
@@ -260,32 +331,10 @@ async fn one_run(
     mode: ModeChoice,
     cancel: &CancellationToken,
 ) -> Result<RunReport, HostError> {
-    let progress = app.progress.then(|| Progress::start(DEMO_CONNECTOR));
-    let env = RunEnv {
-        cancel: cancel.clone(),
-        progress: progress.clone(),
-        clock: Arc::clone(&app.clock),
-    };
-    let options = RunOptions {
-        mode,
-        guard: app.config.guard,
-        ..RunOptions::default()
-    };
-    let report = runner::run_import(
-        store,
-        Target {
-            name: DEMO_CONNECTOR,
-            library: &loaded.library,
-            connector: loaded.connector.as_ref(),
-        },
-        &options,
-        &env,
-    )
-    .await;
-    if let Some(p) = progress {
-        p.finish();
-    }
-    let report = report?;
+    let options = app.run_options(mode, false);
+    let report = app
+        .import(store, DEMO_CONNECTOR, loaded, &options, cancel)
+        .await?;
     if !app.json {
         output::print(&output::run_report(&report));
     }
@@ -359,15 +408,12 @@ fn mutate(sim: &Simulator) -> BTreeMap<&'static str, usize> {
     done
 }
 
-fn finish(
-    app: &App,
-    store: &Path,
-    library: &Path,
-    org: BTreeMap<&'static str, usize>,
-    mutations: BTreeMap<&'static str, usize>,
-    runs: Vec<RunReport>,
-    code: ExitCode,
-) -> Outcome {
+fn finish(app: &App, store: &Path, library: &Path, summary: Summary, code: ExitCode) -> Outcome {
+    let Summary {
+        org,
+        mutations,
+        runs,
+    } = summary;
     let exe = exe_for_display();
     let store_arg = store.display().to_string();
     let explore = vec![

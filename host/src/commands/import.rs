@@ -1,14 +1,11 @@
 //! `host import <name>`: one run.
 
-use std::sync::Arc;
-
 use connector_api::CancellationToken;
 
 use super::{App, Outcome, cancel_on_ctrl_c};
 use crate::output;
 use crate::plugin;
-use crate::progress::Progress;
-use crate::runner::{self, ModeChoice, RunEnv, RunOptions, Target};
+use crate::runner::ModeChoice;
 
 /// Arguments of `import`.
 #[derive(Debug, clap::Args)]
@@ -34,32 +31,10 @@ pub async fn run(app: &App, args: Args) -> Outcome {
     let loaded = plugin::load(config, &app.config.secrets.chain())?;
     let cancel = CancellationToken::new();
     let _ctrl_c = cancel_on_ctrl_c(cancel.clone());
-    let progress = app.progress.then(|| Progress::start(&args.name));
-    let env = RunEnv {
-        cancel,
-        progress: progress.clone(),
-        clock: Arc::clone(&app.clock),
-    };
-    let options = RunOptions {
-        mode: args.mode,
-        allow_mass_delete: args.allow_mass_delete,
-        guard: app.config.guard,
-        ..RunOptions::default()
-    };
-    let report = runner::run_import(
-        &mut store,
-        Target {
-            name: &args.name,
-            library: &loaded.library,
-            connector: loaded.connector.as_ref(),
-        },
-        &options,
-        &env,
-    )
-    .await;
-    if let Some(p) = progress {
-        p.finish();
-    }
+    let options = app.run_options(args.mode, args.allow_mass_delete);
+    let report = app
+        .import(&mut store, &args.name, &loaded, &options, &cancel)
+        .await;
     // The connector (and the only copy of its resolved secrets) goes away with the run.
     drop(loaded);
     let report = report?;

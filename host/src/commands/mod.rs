@@ -22,6 +22,9 @@ use connector_api::CancellationToken;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{ExitCode, HostError};
+use crate::plugin::Loaded;
+use crate::progress::Progress;
+use crate::runner::{self, ModeChoice, RunEnv, RunOptions, RunReport, Target};
 use crate::store::Store;
 
 /// What every command gets.
@@ -73,6 +76,48 @@ impl App {
     /// The store is missing or cannot be opened.
     pub fn open_existing_store(&self) -> Result<Store, HostError> {
         Ok(Store::open_existing(&self.store_path())?)
+    }
+
+    /// Run options for `mode` with the configured guard.
+    pub fn run_options(&self, mode: ModeChoice, allow_mass_delete: bool) -> RunOptions {
+        RunOptions {
+            mode,
+            allow_mass_delete,
+            guard: self.config.guard,
+            ..RunOptions::default()
+        }
+    }
+
+    /// Runs one import of `loaded` as connector `name` into `store`, with progress bars when
+    /// they are wanted: how `import`, `schedule` and `demo` run. The run is recorded whatever
+    /// its outcome (see [`RunReport::exit_code`]).
+    ///
+    /// # Errors
+    /// The mode cannot be honoured, or the store failed.
+    pub async fn import(
+        &self,
+        store: &mut Store,
+        name: &str,
+        loaded: &Loaded,
+        options: &RunOptions,
+        cancel: &CancellationToken,
+    ) -> Result<RunReport, HostError> {
+        let progress = self.progress.then(|| Progress::start(name));
+        let env = RunEnv {
+            cancel: cancel.clone(),
+            progress: progress.clone(),
+            clock: Arc::clone(&self.clock),
+        };
+        let target = Target {
+            name,
+            library: &loaded.library,
+            connector: loaded.connector.as_ref(),
+        };
+        let report = runner::run_import(store, target, options, &env).await;
+        if let Some(p) = progress {
+            p.finish();
+        }
+        report
     }
 
     /// Warns about credentials written literally into host.toml.

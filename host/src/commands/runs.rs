@@ -3,6 +3,7 @@
 use super::{App, Outcome};
 use crate::error::ExitCode;
 use crate::output;
+use crate::store::{RunRecord, Store};
 
 /// Arguments of `runs`.
 #[derive(Debug, clap::Args)]
@@ -24,27 +25,7 @@ pub struct Args {
 pub async fn run(app: &App, args: Args) -> Outcome {
     let store = app.open_existing_store()?;
     if let Some(id) = args.id {
-        let run = store.run(id)?.filter(|r| r.connector == args.name);
-        let Some(run) = run else {
-            return Err(crate::HostError::Usage(format!(
-                "no run {id} of connector `{}` in {}",
-                args.name,
-                store.path().display()
-            )));
-        };
-        if app.json {
-            output::json(&run);
-        } else {
-            let report = crate::runner::RunReport {
-                elapsed_ms: elapsed_ms(&run),
-                // What is stored now says nothing about that run: leave the column out.
-                stored: Default::default(),
-                guard: Vec::new(),
-                run,
-            };
-            output::print(&output::run_report(&report));
-        }
-        return Ok(ExitCode::Success);
+        return show_one(app, &store, &args.name, id);
     }
     let runs = store.runs(&args.name, args.limit)?;
     if app.json {
@@ -55,38 +36,7 @@ pub async fn run(app: &App, args: Args) -> Outcome {
         output::println(&format!("no runs of `{}` yet", args.name));
         return Ok(ExitCode::Success);
     }
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            let per_type: Vec<String> = r
-                .counts
-                .iter()
-                .filter(|(_, c)| !c.is_empty())
-                .map(|(t, c)| {
-                    let mut s = format!("{t} {}", c.upserts);
-                    if c.created + c.updated > 0 {
-                        s.push_str(&format!(" (+{} ~{})", c.created, c.updated));
-                    }
-                    if c.deleted + c.removed > 0 {
-                        s.push_str(&format!(" -{}", c.deleted + c.removed));
-                    }
-                    s
-                })
-                .collect();
-            vec![
-                r.id.to_string(),
-                r.mode.clone(),
-                r.status.to_string(),
-                r.started_at.clone(),
-                output::secs(elapsed_ms(r)),
-                per_type.join(", "),
-                r.error
-                    .as_ref()
-                    .map(|e| output::truncate(&format!("[{}] {}", e.kind, e.message), 80))
-                    .unwrap_or_default(),
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<String>> = runs.iter().map(history_row).collect();
     output::print(&output::table(
         &[
             "id",
@@ -106,7 +56,62 @@ pub async fn run(app: &App, args: Args) -> Outcome {
     Ok(ExitCode::Success)
 }
 
-fn elapsed_ms(r: &crate::store::RunRecord) -> u64 {
+/// `runs <name> --id <id>`: one run in full.
+fn show_one(app: &App, store: &Store, name: &str, id: i64) -> Outcome {
+    let run = store.run(id)?.filter(|r| r.connector == name);
+    let Some(run) = run else {
+        return Err(crate::HostError::Usage(format!(
+            "no run {id} of connector `{name}` in {}",
+            store.path().display()
+        )));
+    };
+    if app.json {
+        output::json(&run);
+    } else {
+        let report = crate::runner::RunReport {
+            elapsed_ms: elapsed_ms(&run),
+            // What is stored now says nothing about that run: leave the column out.
+            stored: Default::default(),
+            guard: Vec::new(),
+            run,
+        };
+        output::print(&output::run_report(&report));
+    }
+    Ok(ExitCode::Success)
+}
+
+/// One row of the history table.
+fn history_row(r: &RunRecord) -> Vec<String> {
+    let per_type: Vec<String> = r
+        .counts
+        .iter()
+        .filter(|(_, c)| !c.is_empty())
+        .map(|(t, c)| {
+            let mut s = format!("{t} {}", c.upserts);
+            if c.created + c.updated > 0 {
+                s.push_str(&format!(" (+{} ~{})", c.created, c.updated));
+            }
+            if c.deleted + c.removed > 0 {
+                s.push_str(&format!(" -{}", c.deleted + c.removed));
+            }
+            s
+        })
+        .collect();
+    vec![
+        r.id.to_string(),
+        r.mode.clone(),
+        r.status.to_string(),
+        r.started_at.clone(),
+        output::secs(elapsed_ms(r)),
+        per_type.join(", "),
+        r.error
+            .as_ref()
+            .map(|e| output::truncate(&format!("[{}] {}", e.kind, e.message), 80))
+            .unwrap_or_default(),
+    ]
+}
+
+fn elapsed_ms(r: &RunRecord) -> u64 {
     let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
     match (
         parse(&r.started_at),

@@ -7,17 +7,17 @@
 //! (including a tripped mass-delete guard) is recorded and the schedule goes on: the failure is
 //! logged as an error for monitoring, and `host runs` shows it.
 
-use std::sync::Arc;
+use std::ops::ControlFlow;
 
 use chrono::DateTime;
 use connector_api::{CancellationToken, ImportMode};
 
 use super::{App, Outcome, cancel_on_ctrl_c};
+use crate::config::ConnectorConfig;
 use crate::error::{ExitCode, HostError};
 use crate::output;
 use crate::plugin;
-use crate::progress::Progress;
-use crate::runner::{self, RunEnv, RunOptions, Target};
+use crate::runner::ModeChoice;
 use crate::scheduler::{self, History, Schedule};
 use crate::store::Store;
 
@@ -78,69 +78,63 @@ pub async fn run(app: &App, args: Args) -> Outcome {
                 return Ok(ExitCode::Success);
             }
         }
-        let report = {
-            let loaded = match plugin::load(config, &app.config.secrets.chain()) {
-                Ok(l) => l,
-                Err(e @ (HostError::Secret(_) | HostError::Connector { .. })) => {
-                    // Transient for a schedule (a keyring not unlocked yet, a library being
-                    // replaced): log, wait for the next slot.
-                    tracing::error!("cannot start the run: {e}");
-                    runs += 1;
-                    last_code = e.exit_code();
-                    sleep_or_stop(&cancel, schedule.every).await;
-                    if cancel.is_cancelled() {
-                        return Ok(ExitCode::Success);
-                    }
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let progress = app.progress.then(|| Progress::start(&args.name));
-            let env = RunEnv {
-                cancel: cancel.clone(),
-                progress: progress.clone(),
-                clock: Arc::clone(&app.clock),
-            };
-            let options = RunOptions {
-                mode: slot.mode,
-                guard: app.config.guard,
-                ..RunOptions::default()
-            };
-            let report = runner::run_import(
-                &mut store,
-                Target {
-                    name: &args.name,
-                    library: &loaded.library,
-                    connector: loaded.connector.as_ref(),
-                },
-                &options,
-                &env,
-            )
-            .await;
-            if let Some(p) = progress {
-                p.finish();
-            }
-            report?
-        };
         runs += 1;
-        last_code = report.exit_code();
-        if app.json {
-            output::json_line(&report);
-        } else {
-            output::print(&output::run_report(&report));
-        }
-        if report.exit_code() == ExitCode::Cancelled {
-            return Ok(ExitCode::Cancelled);
-        }
-        if report.exit_code() != ExitCode::Success {
-            tracing::error!(
-                connector = %args.name,
-                run = report.run.id,
-                "scheduled run did not succeed: {}",
-                report.run.error.as_ref().map(|e| e.message.as_str()).unwrap_or("unknown")
-            );
+        match run_slot(app, config, &mut store, slot.mode, &cancel, schedule.every).await? {
+            ControlFlow::Continue(code) => last_code = code,
+            ControlFlow::Break(code) => return Ok(code),
         }
     }
+}
+
+/// Loads the connector afresh and runs one import. `Break` ends the schedule with its code;
+/// `Continue` carries the code of a run that was recorded or could not start.
+async fn run_slot(
+    app: &App,
+    config: &ConnectorConfig,
+    store: &mut Store,
+    mode: ModeChoice,
+    cancel: &CancellationToken,
+    every: chrono::Duration,
+) -> Result<ControlFlow<ExitCode, ExitCode>, HostError> {
+    let loaded = match plugin::load(config, &app.config.secrets.chain()) {
+        Ok(l) => l,
+        Err(e @ (HostError::Secret(_) | HostError::Connector { .. })) => {
+            // Transient for a schedule (a keyring not unlocked yet, a library being
+            // replaced): log, wait for the next slot.
+            tracing::error!("cannot start the run: {e}");
+            sleep_or_stop(cancel, every).await;
+            if cancel.is_cancelled() {
+                return Ok(ControlFlow::Break(ExitCode::Success));
+            }
+            return Ok(ControlFlow::Continue(e.exit_code()));
+        }
+        Err(e) => return Err(e),
+    };
+    let options = app.run_options(mode, false);
+    let report = app
+        .import(store, &config.name, &loaded, &options, cancel)
+        .await;
+    // The connector (and the only copy of its resolved secrets) goes away with the run.
+    drop(loaded);
+    let report = report?;
+    if app.json {
+        output::json_line(&report);
+    } else {
+        output::print(&output::run_report(&report));
+    }
+    let code = report.exit_code();
+    if code == ExitCode::Cancelled {
+        return Ok(ControlFlow::Break(ExitCode::Cancelled));
+    }
+    if code != ExitCode::Success {
+        tracing::error!(
+            connector = %config.name,
+            run = report.run.id,
+            "scheduled run did not succeed: {}",
+            report.run.error.as_ref().map(|e| e.message.as_str()).unwrap_or("unknown")
+        );
+    }
+    Ok(ControlFlow::Continue(code))
 }
 
 async fn sleep_or_stop(cancel: &CancellationToken, every: chrono::Duration) {

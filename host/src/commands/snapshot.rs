@@ -199,6 +199,41 @@ pub fn write(
     origin: &Origin,
 ) -> Result<Manifest, HostError> {
     let mut files = BTreeMap::new();
+    for (path, mut objects) in files_of(sink) {
+        objects.sort_by(|a, b| a.0.cmp(b.0));
+        let items: Vec<&Attributes> = objects.iter().map(|(_, a)| *a).collect();
+        write_json(&dir.join(&path), &items)?;
+        files.insert(path.to_string_lossy().replace('\\', "/"), items.len());
+    }
+    let manifest = Manifest {
+        format: 1,
+        created_at: origin.created_at.clone(),
+        org: origin.org.clone(),
+        connector: json!({
+            "name": origin.name, "kind": origin.kind, "version": origin.version,
+            "library": origin.library,
+        }),
+        host_version: env!("CARGO_PKG_VERSION").to_owned(),
+        files,
+        deleted: sink.deleted.clone(),
+        skipped: outcome
+            .skipped
+            .iter()
+            .map(|s| SkippedEntry {
+                scope: s.scope.to_string(),
+                reason: s.reason.clone(),
+                kind: s.kind.to_string(),
+            })
+            .collect(),
+        stats: outcome.stats.clone(),
+    };
+    write_json(&dir.join("manifest.json"), &manifest)?;
+    Ok(manifest)
+}
+
+/// The snapshot's files and the objects each holds: completed scopes only, and a completed
+/// scope without objects still gets its (empty) file.
+fn files_of(sink: &SnapshotSink) -> BTreeMap<PathBuf, Vec<(&String, &Attributes)>> {
     // Group the completed objects per file.
     let mut by_file: BTreeMap<PathBuf, Vec<(&String, &Attributes)>> = BTreeMap::new();
     for ((object_type, scope), objects) in &sink.objects {
@@ -245,36 +280,7 @@ pub fn write(
         };
         by_file.entry(path).or_default();
     }
-    for (path, mut objects) in by_file {
-        objects.sort_by(|a, b| a.0.cmp(b.0));
-        let items: Vec<&Attributes> = objects.iter().map(|(_, a)| *a).collect();
-        write_json(&dir.join(&path), &items)?;
-        files.insert(path.to_string_lossy().replace('\\', "/"), items.len());
-    }
-    let manifest = Manifest {
-        format: 1,
-        created_at: origin.created_at.clone(),
-        org: origin.org.clone(),
-        connector: json!({
-            "name": origin.name, "kind": origin.kind, "version": origin.version,
-            "library": origin.library,
-        }),
-        host_version: env!("CARGO_PKG_VERSION").to_owned(),
-        files,
-        deleted: sink.deleted.clone(),
-        skipped: outcome
-            .skipped
-            .iter()
-            .map(|s| SkippedEntry {
-                scope: s.scope.to_string(),
-                reason: s.reason.clone(),
-                kind: s.kind.to_string(),
-            })
-            .collect(),
-        stats: outcome.stats.clone(),
-    };
-    write_json(&dir.join("manifest.json"), &manifest)?;
-    Ok(manifest)
+    by_file
 }
 
 fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), HostError> {

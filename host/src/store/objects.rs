@@ -71,62 +71,97 @@ impl Tx<'_> {
                 .optional()
             })
             .map_err(sqlite(self.path, "reading an object"))?;
-        let key = params![connector, object.object_type.as_str(), object.external_id];
         let outcome = match existing {
             None => {
-                self.tx
-                    .prepare_cached(
-                        "INSERT INTO objects (connector, type, external_id, scope, attributes, \
-                         first_seen_run, last_seen_run, changed_run, changed_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            connector,
-                            object.object_type.as_str(),
-                            object.external_id,
-                            object.scope,
-                            attrs,
-                            run_id,
-                            at
-                        ])
-                    })
-                    .map_err(sqlite(self.path, "inserting an object"))?;
+                self.insert_object(connector, run_id, object, &attrs, at)?;
                 UpsertOutcome::Created
             }
             Some((old_attrs, old_scope)) if old_attrs == attrs && old_scope == object.scope => {
-                self.tx
-                    .prepare_cached(
-                        "UPDATE objects SET last_seen_run = ?4 \
-                         WHERE connector = ?1 AND type = ?2 AND external_id = ?3",
-                    )
-                    .and_then(|mut s| s.execute(params![key[0], key[1], key[2], run_id]))
-                    .map_err(sqlite(self.path, "marking an object seen"))?;
+                self.mark_seen(connector, run_id, object)?;
                 UpsertOutcome::Unchanged
             }
             Some(_) => {
-                self.tx
-                    .prepare_cached(
-                        "UPDATE objects SET scope = ?4, attributes = ?5, last_seen_run = ?6, \
-                         changed_run = ?6, changed_at = ?7 \
-                         WHERE connector = ?1 AND type = ?2 AND external_id = ?3",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            key[0],
-                            key[1],
-                            key[2],
-                            object.scope,
-                            attrs,
-                            run_id,
-                            at
-                        ])
-                    })
-                    .map_err(sqlite(self.path, "updating an object"))?;
+                self.update_object(connector, run_id, object, &attrs, at)?;
                 UpsertOutcome::Updated
             }
         };
         Ok(outcome)
+    }
+
+    fn insert_object(
+        &self,
+        connector: &str,
+        run_id: i64,
+        object: &Object,
+        attrs: &str,
+        at: &str,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO objects (connector, type, external_id, scope, attributes, \
+                 first_seen_run, last_seen_run, changed_run, changed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    connector,
+                    object.object_type.as_str(),
+                    object.external_id,
+                    object.scope,
+                    attrs,
+                    run_id,
+                    at
+                ])
+            })
+            .map_err(sqlite(self.path, "inserting an object"))?;
+        Ok(())
+    }
+
+    fn mark_seen(&self, connector: &str, run_id: i64, object: &Object) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE objects SET last_seen_run = ?4 \
+                 WHERE connector = ?1 AND type = ?2 AND external_id = ?3",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    connector,
+                    object.object_type.as_str(),
+                    object.external_id,
+                    run_id
+                ])
+            })
+            .map_err(sqlite(self.path, "marking an object seen"))?;
+        Ok(())
+    }
+
+    fn update_object(
+        &self,
+        connector: &str,
+        run_id: i64,
+        object: &Object,
+        attrs: &str,
+        at: &str,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE objects SET scope = ?4, attributes = ?5, last_seen_run = ?6, \
+                 changed_run = ?6, changed_at = ?7 \
+                 WHERE connector = ?1 AND type = ?2 AND external_id = ?3",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    connector,
+                    object.object_type.as_str(),
+                    object.external_id,
+                    object.scope,
+                    attrs,
+                    run_id,
+                    at
+                ])
+            })
+            .map_err(sqlite(self.path, "updating an object"))?;
+        Ok(())
     }
 
     /// Deletes one object. Returns whether it existed before run `run_id` (an object the run
