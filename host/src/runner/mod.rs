@@ -2,9 +2,9 @@
 //!
 //! 1. Choose the mode (`auto`: delta when a watermark is stored and the connector supports it),
 //!    close runs a crashed host left `running`, count what is stored, open the run record.
-//! 2. Run the connector's `import` with a [`ChangeSink`] that writes each batch in its own
-//!    transaction: upserts are applied at once (re-delivering them is harmless), explicit
-//!    deletes and completed scopes are remembered for the end.
+//! 2. Run the connector's `import` with a [`ChangeSink`](connector_api::ChangeSink) that
+//!    writes each batch in its own transaction: upserts are applied at once (re-delivering them
+//!    is harmless), explicit deletes and completed scopes are remembered for the end.
 //! 3. If the connector fails or the run is cancelled: record the run with its error. The
 //!    watermark is untouched and nothing is deleted, so the next run re-reads what this one
 //!    missed.

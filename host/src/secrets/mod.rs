@@ -7,9 +7,9 @@
 //! lives only in memory for the duration of the run and is zeroed when dropped.
 //!
 //! Backends, in the default order (configurable with `secrets.backends`):
-//! * [`env`] — `SECRET_OKTA_CONTOSO_APITOKEN` for `secret://okta/contoso/apitoken`;
+//! * [`env`](mod@env) — `SECRET_OKTA_CONTOSO_APITOKEN` for `secret://okta/contoso/apitoken`;
 //! * [`keyring`] — the OS keyring; on Linux the kernel keyutils session keyring (no D-Bus);
-//! * [`file`] — one file per reference under a directory, refused when group/world-readable.
+//! * [`file`](mod@file) — one file per reference under a directory, refused when group/world-readable.
 //!
 //! Errors name the reference and the backends tried; they never contain a value.
 

@@ -44,6 +44,26 @@ pub struct StoredObject {
     pub changed_at: String,
 }
 
+/// Stores a new object; parameters as in [`ObjectRow`].
+const INSERT_OBJECT: &str = "INSERT INTO objects (connector, type, external_id, scope, \
+     attributes, first_seen_run, last_seen_run, changed_run, changed_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7)";
+
+/// Stores a changed object; parameters as in [`ObjectRow`].
+const UPDATE_OBJECT: &str = "UPDATE objects SET scope = ?4, attributes = ?5, last_seen_run = ?6, \
+     changed_run = ?6, changed_at = ?7 \
+     WHERE connector = ?1 AND type = ?2 AND external_id = ?3";
+
+/// The parameters of [`INSERT_OBJECT`] and [`UPDATE_OBJECT`]: ?1 connector, ?2 type, ?3 external
+/// id, ?4 scope, ?5 attributes (JSON), ?6 run, ?7 time.
+struct ObjectRow<'a> {
+    connector: &'a str,
+    run_id: i64,
+    object: &'a Object,
+    attrs: &'a str,
+    at: &'a str,
+}
+
 impl Tx<'_> {
     /// Stores an upsert emitted by run `run_id`.
     ///
@@ -71,9 +91,16 @@ impl Tx<'_> {
                 .optional()
             })
             .map_err(sqlite(self.path, "reading an object"))?;
+        let row = ObjectRow {
+            connector,
+            run_id,
+            object,
+            attrs: &attrs,
+            at,
+        };
         let outcome = match existing {
             None => {
-                self.insert_object(connector, run_id, object, &attrs, at)?;
+                self.write_row(INSERT_OBJECT, "inserting an object", &row)?;
                 UpsertOutcome::Created
             }
             Some((old_attrs, old_scope)) if old_attrs == attrs && old_scope == object.scope => {
@@ -81,39 +108,29 @@ impl Tx<'_> {
                 UpsertOutcome::Unchanged
             }
             Some(_) => {
-                self.update_object(connector, run_id, object, &attrs, at)?;
+                self.write_row(UPDATE_OBJECT, "updating an object", &row)?;
                 UpsertOutcome::Updated
             }
         };
         Ok(outcome)
     }
 
-    fn insert_object(
-        &self,
-        connector: &str,
-        run_id: i64,
-        object: &Object,
-        attrs: &str,
-        at: &str,
-    ) -> Result<()> {
+    /// Runs `sql` ([`INSERT_OBJECT`] or [`UPDATE_OBJECT`]) with `row` as its parameters.
+    fn write_row(&self, sql: &str, what: &str, row: &ObjectRow<'_>) -> Result<()> {
         self.tx
-            .prepare_cached(
-                "INSERT INTO objects (connector, type, external_id, scope, attributes, \
-                 first_seen_run, last_seen_run, changed_run, changed_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7)",
-            )
+            .prepare_cached(sql)
             .and_then(|mut s| {
                 s.execute(params![
-                    connector,
-                    object.object_type.as_str(),
-                    object.external_id,
-                    object.scope,
-                    attrs,
-                    run_id,
-                    at
+                    row.connector,
+                    row.object.object_type.as_str(),
+                    row.object.external_id,
+                    row.object.scope,
+                    row.attrs,
+                    row.run_id,
+                    row.at
                 ])
             })
-            .map_err(sqlite(self.path, "inserting an object"))?;
+            .map_err(sqlite(self.path, what))?;
         Ok(())
     }
 
@@ -132,35 +149,6 @@ impl Tx<'_> {
                 ])
             })
             .map_err(sqlite(self.path, "marking an object seen"))?;
-        Ok(())
-    }
-
-    fn update_object(
-        &self,
-        connector: &str,
-        run_id: i64,
-        object: &Object,
-        attrs: &str,
-        at: &str,
-    ) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "UPDATE objects SET scope = ?4, attributes = ?5, last_seen_run = ?6, \
-                 changed_run = ?6, changed_at = ?7 \
-                 WHERE connector = ?1 AND type = ?2 AND external_id = ?3",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    connector,
-                    object.object_type.as_str(),
-                    object.external_id,
-                    object.scope,
-                    attrs,
-                    run_id,
-                    at
-                ])
-            })
-            .map_err(sqlite(self.path, "updating an object"))?;
         Ok(())
     }
 
