@@ -134,3 +134,104 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use connector_api::ImportMode;
+
+    use super::*;
+
+    fn user(id: &str) -> Object {
+        Object::new("User", id).with("n", id)
+    }
+
+    /// A store with u1 and u2 from run 1 (watermark w1) and run 2 open, having seen u1 again.
+    fn after_two_runs() -> (Store, i64) {
+        let mut store = Store::open_in_memory().unwrap();
+        store.ensure_connector("c", "/l.so", None, "t0").unwrap();
+        let first = store.begin_run("c", ImportMode::Full, None, "t1").unwrap();
+        let run = RunKey {
+            connector: "c",
+            run_id: first,
+        };
+        store
+            .write_upserts(run, &[user("u1"), user("u2")], "t1")
+            .unwrap();
+        let none = FinalDeletes {
+            objects: &BTreeSet::new(),
+            scopes: &[],
+        };
+        store
+            .finish_import(run, none, "t1", |_| Verdict::Commit {
+                end: RunEnd::default(),
+                watermark: Some("w1".into()),
+            })
+            .unwrap();
+        let second = store.begin_run("c", ImportMode::Full, None, "t2").unwrap();
+        let run = RunKey {
+            connector: "c",
+            run_id: second,
+        };
+        let outcomes = store.write_upserts(run, &[user("u1")], "t2").unwrap();
+        assert_eq!(outcomes, vec![UpsertOutcome::Unchanged]);
+        (store, second)
+    }
+
+    fn finish_second(store: &mut Store, run_id: i64, verdict: Verdict) -> Deletions {
+        let run = RunKey {
+            connector: "c",
+            run_id,
+        };
+        let scopes = [Scope::whole("User")];
+        let deletes = FinalDeletes {
+            objects: &BTreeSet::from([("User".to_owned(), "u1".to_owned())]),
+            scopes: &scopes,
+        };
+        let mut seen = Deletions::default();
+        store
+            .finish_import(run, deletes, "t3", |done| {
+                seen = done.clone();
+                verdict
+            })
+            .unwrap();
+        seen
+    }
+
+    #[test]
+    fn the_final_transaction_commits_deletes_watermark_and_run_together() {
+        let (mut store, run_id) = after_two_runs();
+        let verdict = Verdict::Commit {
+            end: RunEnd::default(),
+            watermark: Some("w2".into()),
+        };
+        let done = finish_second(&mut store, run_id, verdict);
+        assert_eq!(done.deleted, BTreeMap::from([("User".to_owned(), 1)]));
+        assert_eq!(done.removed, BTreeMap::from([("User".to_owned(), 1)]));
+        assert_eq!(done.per_type(), BTreeMap::from([("User".to_owned(), 2)]));
+        assert!(store.count_by_type("c").unwrap().is_empty());
+        assert_eq!(store.watermark("c").unwrap().unwrap().value, "w2");
+        let record = store.run(run_id).unwrap().unwrap();
+        assert_eq!(record.status, RunStatus::Succeeded);
+        assert_eq!(record.watermark_after.as_deref(), Some("w2"));
+    }
+
+    #[test]
+    fn a_rolled_back_final_transaction_deletes_nothing_and_keeps_the_watermark() {
+        let (mut store, run_id) = after_two_runs();
+        let verdict = Verdict::Rollback {
+            end: RunEnd::default(),
+            error: RunError {
+                kind: "mass_delete_guard".into(),
+                message: "too many".into(),
+            },
+        };
+        let done = finish_second(&mut store, run_id, verdict);
+        assert_eq!(done.per_type(), BTreeMap::from([("User".to_owned(), 2)]));
+        assert_eq!(store.count_by_type("c").unwrap()["User"], 2);
+        assert_eq!(store.watermark("c").unwrap().unwrap().value, "w1");
+        let record = store.run(run_id).unwrap().unwrap();
+        assert_eq!(record.status, RunStatus::Failed);
+        assert_eq!(record.error.unwrap().kind, "mass_delete_guard");
+        assert_eq!(record.watermark_after, None);
+    }
+}
