@@ -4,6 +4,7 @@
 //! ```sh
 //! bench/run.sh                                   # cargo build --release, then everything
 //! bench/run.sh --sizes s --scenarios rate,cpu    # options go to this harness
+//! bench/run.sh --baseline 88b677b --sizes s,l    # and that revision's host, side by side
 //! cargo bench -p host --bench import -- --help   # (needs the release binaries built)
 //! ```
 //!
@@ -15,6 +16,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod churn;
+mod compare;
 mod measure;
 mod peers;
 mod report;
@@ -119,7 +121,34 @@ struct Opts {
     /// Output directory.
     #[arg(long, default_value = "bench-out")]
     out: PathBuf,
+    /// A baseline build to run side by side with the current one: a directory holding its
+    /// `host` and `libokta_connector.so` (`bench/run.sh --baseline <revision>` builds it). Its
+    /// full imports run interleaved with the current ones (baseline, current, baseline, …)
+    /// against the same simulator.
+    #[arg(long)]
+    baseline_bins: Option<PathBuf>,
+    /// What to call the baseline in the tables (e.g. its revision).
+    #[arg(long, default_value = "baseline")]
+    baseline_label: String,
 }
+
+/// One build of the host and the connector under test.
+#[derive(Debug, Clone)]
+struct Tool {
+    /// The tool column of the tables: `host`, or the baseline's label.
+    label: String,
+    /// The directory with its `host` and `libokta_connector.so`.
+    bins: PathBuf,
+}
+
+impl Tool {
+    fn is_current(&self) -> bool {
+        self.label == CURRENT
+    }
+}
+
+/// The tool label of the build under test.
+const CURRENT: &str = "host";
 
 /// Where things are.
 #[derive(Debug)]
@@ -127,6 +156,8 @@ struct Paths {
     repo: PathBuf,
     bins: PathBuf,
     out: PathBuf,
+    /// The builds under test: the baseline (if any) first, then the current one.
+    tools: Vec<Tool>,
 }
 
 impl Paths {
@@ -164,9 +195,26 @@ fn run(opts: &Opts) -> Result<(), Error> {
         repo.join(&opts.out)
     };
     std::fs::create_dir_all(&out)?;
-    let paths = Paths { repo, bins, out };
+    let mut tools = Vec::new();
+    if let Some(dir) = &opts.baseline_bins {
+        check_binaries(dir, &["host", "libokta_connector.so"])?;
+        tools.push(Tool {
+            label: opts.baseline_label.clone(),
+            bins: dir.clone(),
+        });
+    }
+    tools.push(Tool {
+        label: CURRENT.to_owned(),
+        bins: bins.clone(),
+    });
+    let paths = Paths {
+        repo,
+        bins,
+        out,
+        tools,
+    };
 
-    check_binaries(&paths)?;
+    check_binaries(&paths.bins, &["host", "okta-sim", "libokta_connector.so"])?;
     let want = |s: Scenario| opts.scenarios.contains(&s);
     if want(Scenario::Peers) {
         for peer in &opts.peers {
@@ -176,6 +224,10 @@ fn run(opts: &Opts) -> Result<(), Error> {
 
     let mut rows: Vec<Row> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
+    let baseline = opts
+        .baseline_bins
+        .as_ref()
+        .map(|_| opts.baseline_label.as_str());
     for &size in &opts.sizes {
         if want(Scenario::Rate) || want(Scenario::Delta) || want(Scenario::Peers) {
             rate_bound(opts, &paths, size, &mut rows, &mut notes)?;
@@ -183,10 +235,24 @@ fn run(opts: &Opts) -> Result<(), Error> {
         if want(Scenario::Cpu) {
             cpu_bound(opts, &paths, size, &mut rows, &mut notes)?;
         }
-        report::write(&paths.out, &rows, &notes, &machine(), &settings(opts))?;
+        report::write(
+            &paths.out,
+            &rows,
+            &notes,
+            &machine(),
+            &settings(opts),
+            baseline,
+        )?;
     }
-    report::write(&paths.out, &rows, &notes, &machine(), &settings(opts))?;
-    println!("{}", report::markdown(&rows, &notes));
+    report::write(
+        &paths.out,
+        &rows,
+        &notes,
+        &machine(),
+        &settings(opts),
+        baseline,
+    )?;
+    println!("{}", report::markdown(&rows, &notes, baseline));
     println!(
         "results: {} and {}",
         paths.out.join("results.md").display(),
@@ -196,12 +262,12 @@ fn run(opts: &Opts) -> Result<(), Error> {
 }
 
 /// The release binaries the runs use (`bench/run.sh` builds them first).
-fn check_binaries(paths: &Paths) -> Result<(), Error> {
-    for b in ["host", "okta-sim", "libokta_connector.so"] {
-        if !paths.bin(b).exists() {
+fn check_binaries(dir: &Path, names: &[&str]) -> Result<(), Error> {
+    for b in names {
+        if !dir.join(b).exists() {
             return Err(format!(
                 "{} is missing: run bench/run.sh, or `cargo build --release -p host -p fixtures -p okta-connector` first",
-                paths.bin(b).display()
+                dir.join(b).display()
             )
             .into());
         }
@@ -217,6 +283,7 @@ fn settings(opts: &Opts) -> Value {
         "max_concurrency": opts.max_concurrency,
         "rate_limit_share": opts.share,
         "cpu_repeats": opts.cpu_repeats,
+        "baseline": opts.baseline_bins.as_ref().map(|_| &opts.baseline_label),
     })
 }
 
@@ -260,8 +327,8 @@ struct HostSetup<'a> {
 }
 
 /// Writes `host.toml` for `setup` into `dir`.
-fn host_toml(paths: &Paths, dir: &Path, setup: &HostSetup<'_>) -> Result<PathBuf, Error> {
-    let lib = paths.bin("libokta_connector.so");
+fn host_toml(tool: &Tool, dir: &Path, setup: &HostSetup<'_>) -> Result<PathBuf, Error> {
+    let lib = tool.bins.join("libokta_connector.so");
     let toml = format!(
         r#"store = "store.db"
 
@@ -293,7 +360,7 @@ struct HostRun {
 }
 
 fn run_host(
-    paths: &Paths,
+    tool: &Tool,
     dir: &Path,
     setup: &HostSetup<'_>,
     mode: &str,
@@ -301,9 +368,9 @@ fn run_host(
 ) -> Result<HostRun, Error> {
     let config = dir.join("host.toml");
     if !config.exists() {
-        host_toml(paths, dir, setup)?;
+        host_toml(tool, dir, setup)?;
     }
-    let host = paths.bin("host");
+    let host = tool.bins.join("host");
     let mut cmd = if let Some((first, rest)) = prefix.split_first() {
         let mut c = Command::new(first);
         c.args(rest).arg(&host);
@@ -386,31 +453,37 @@ fn rate_bound(
         share: opts.share,
     };
 
-    // 1. The host's full run.
-    let dir = workdir(paths, &format!("{}-host-rate", size.name()))?;
-    sim.quiesce()?;
-    let sim_cpu0 = sim.cpu_s();
-    eprintln!(
-        "import-bench: {}: host full import (rate-bound)",
-        size.name()
-    );
-    let full = run_host(paths, &dir, &setup, "full", &[])?;
-    let stats = sim.stats()?;
-    let full_row = Row::new(
-        size.name(),
-        "rate-bound full",
-        "host",
-        &full.m,
-        &stats,
-        full.objects,
-    )
-    .with_sim_cpu(sim.cpu_s() - sim_cpu0)
-    .with_minimum(&stats, opts.share, opts.time_scale);
-    eprintln!("import-bench: {}", full_row.one_line());
-    let full_requests = full_row.requests;
-    let full_wall = full_row.wall_s;
-    let full_objects = full_row.objects;
-    rows.push(full_row);
+    // 1. The host's full run (the baseline's first, when there is one).
+    let mut current = None;
+    for tool in &paths.tools {
+        let dir = workdir(paths, &format!("{}-{}-rate", size.name(), tool.label))?;
+        sim.quiesce()?;
+        let sim_cpu0 = sim.cpu_s();
+        eprintln!(
+            "import-bench: {}: {} full import (rate-bound)",
+            size.name(),
+            tool.label
+        );
+        let full = run_host(tool, &dir, &setup, "full", &[])?;
+        let stats = sim.stats()?;
+        let row = Row::new(
+            size.name(),
+            "rate-bound full",
+            &tool.label,
+            &full.m,
+            &stats,
+            full.objects,
+        )
+        .with_sim_cpu(sim.cpu_s() - sim_cpu0)
+        .with_minimum(&stats, opts.share, opts.time_scale);
+        eprintln!("import-bench: {}", row.one_line());
+        if tool.is_current() {
+            current = Some((dir, row.requests, row.wall_s, row.objects));
+        }
+        rows.push(row);
+    }
+    let (dir, full_requests, full_wall, full_objects) =
+        current.ok_or("the current build did not run")?;
 
     // 2. Peers on the same simulator, the same org (before the churn) and the same limits.
     if want(Scenario::Peers) && opts.peer_sizes.contains(&size) {
@@ -448,7 +521,8 @@ fn rate_bound(
         sim.quiesce()?;
         let sim_cpu0 = sim.cpu_s();
         eprintln!("import-bench: {}: host delta import", size.name());
-        let delta = run_host(paths, &dir, &setup, "delta", &[])?;
+        let current = paths.tools.last().ok_or("no current build")?;
+        let delta = run_host(current, &dir, &setup, "delta", &[])?;
         let stats = sim.stats()?;
         let row = Row::new(
             size.name(),
@@ -498,47 +572,56 @@ fn cpu_bound(
         max_concurrency: opts.max_concurrency,
         share: opts.share,
     };
-    let mut runs: Vec<Row> = Vec::new();
+    // Interleaved (baseline, current, baseline, …) so that the machine's noise hits both.
     for i in 0..opts.cpu_repeats.max(1) {
-        let dir = workdir(paths, &format!("{}-host-cpu-{i}", size.name()))?;
-        sim.reset_stats()?;
-        let sim_cpu0 = sim.cpu_s();
-        eprintln!(
-            "import-bench: {}: host full import, limits and latency off ({}/{})",
-            size.name(),
-            i + 1,
-            opts.cpu_repeats
-        );
-        let run = run_host(paths, &dir, &setup, "full", &[])?;
-        let stats = sim.stats()?;
-        let row = Row::new(
-            size.name(),
-            "cpu-bound full",
-            "host",
-            &run.m,
-            &stats,
-            run.objects,
-        )
-        .with_sim_cpu(sim.cpu_s() - sim_cpu0)
-        .with_breakdown(&run.report);
-        eprintln!("import-bench: {}", row.one_line());
-        runs.push(row);
-        // Keep only the last store: L stores are large.
-        if i + 1 < opts.cpu_repeats {
-            std::fs::remove_dir_all(&dir)?;
+        for tool in &paths.tools {
+            let dir = workdir(paths, &format!("{}-{}-cpu-{i}", size.name(), tool.label))?;
+            sim.reset_stats()?;
+            let sim_cpu0 = sim.cpu_s();
+            eprintln!(
+                "import-bench: {}: {} full import, limits and latency off ({}/{})",
+                size.name(),
+                tool.label,
+                i + 1,
+                opts.cpu_repeats
+            );
+            let run = run_host(tool, &dir, &setup, "full", &[])?;
+            let stats = sim.stats()?;
+            let row = Row::new(
+                size.name(),
+                "cpu-bound full",
+                &tool.label,
+                &run.m,
+                &stats,
+                run.objects,
+            )
+            .with_sim_cpu(sim.cpu_s() - sim_cpu0)
+            .with_breakdown(&run.report);
+            eprintln!("import-bench: {}", row.one_line());
+            rows.push(row);
+            // Keep only the last store of each build: L stores are large.
+            if i + 1 < opts.cpu_repeats {
+                std::fs::remove_dir_all(&dir)?;
+            }
         }
     }
-    runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
-    let median = runs[runs.len() / 2].wall_s;
-    let best = runs.remove(0);
-    notes.push(format!(
-        "{}: cpu-bound: best of {} runs shown; median wall {:.2} s ({:.0} objects/s)",
-        size.name(),
-        opts.cpu_repeats,
-        median,
-        best.objects as f64 / median
-    ));
-    rows.push(best);
+    for tool in &paths.tools {
+        let mut walls: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.size == size.name() && r.scenario == "cpu-bound full")
+            .filter(|r| r.tool == tool.label)
+            .map(|r| r.wall_s)
+            .collect();
+        walls.sort_by(f64::total_cmp);
+        notes.push(format!(
+            "{} cpu-bound, {}: {} runs, wall best {:.2} s, median {:.2} s",
+            size.name(),
+            tool.label,
+            walls.len(),
+            walls.first().copied().unwrap_or(f64::NAN),
+            walls.get(walls.len() / 2).copied().unwrap_or(f64::NAN),
+        ));
+    }
 
     if opts.perf {
         let dir = workdir(paths, &format!("{}-host-perf", size.name()))?;
@@ -549,8 +632,9 @@ fn cpu_bound(
             "import-bench: {}: perf record of a CPU-bound run",
             size.name()
         );
+        let current = paths.tools.last().ok_or("no current build")?;
         let run = run_host(
-            paths,
+            current,
             &dir,
             &setup,
             "full",

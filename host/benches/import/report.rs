@@ -185,9 +185,9 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
 }
 
-/// The results as Markdown tables.
-pub fn markdown(rows: &[Row], notes: &[String]) -> String {
-    let mut s = String::new();
+/// The results as Markdown tables; `baseline` is the baseline build's tool label, if one ran.
+pub fn markdown(rows: &[Row], notes: &[String], baseline: Option<&str>) -> String {
+    let mut s = crate::compare::markdown(rows, baseline, crate::CURRENT);
     let rate: Vec<&Row> = rows
         .iter()
         .filter(|r| r.scenario.starts_with("rate-bound"))
@@ -266,19 +266,21 @@ pub fn markdown(rows: &[Row], notes: &[String]) -> String {
         .collect();
     if !cpu.is_empty() {
         s.push_str("### CPU-bound full import (limits and latency off)\n\n");
-        s.push_str("| org | wall s | objects | objects/s | requests | host CPU s (user+sys) | sim CPU s | host + sim CPU ÷ wall | peak RSS MiB | load before→after |\n");
-        s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        s.push_str("| org | tool | wall s | objects | objects/s | requests | host CPU s (user+sys) | host CPU µs/object | sim CPU s | host + sim CPU ÷ wall | peak RSS MiB | load before→after |\n");
+        s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for r in cpu {
             let sim = r.sim_cpu_s.unwrap_or(f64::NAN);
             let _ = writeln!(
                 s,
-                "| {} | {:.2} | {} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1}→{:.1} |",
+                "| {} | {} | {:.2} | {} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1}→{:.1} |",
                 r.size,
+                r.tool,
                 r.wall_s,
                 r.objects,
                 r.objects_per_s(),
                 r.requests,
                 r.cpu_s,
+                r.cpu_s * 1e6 / r.objects.max(1) as f64,
                 sim,
                 (r.cpu_s + sim) / r.wall_s,
                 r.rss_mib,
@@ -307,10 +309,11 @@ pub fn write(
     notes: &[String],
     machine: &Value,
     settings: &Value,
+    baseline: Option<&str>,
 ) -> std::io::Result<()> {
     let md = format!(
         "Machine: {machine}\n\nSettings: {settings}\n\n{}",
-        markdown(rows, notes)
+        markdown(rows, notes, baseline)
     );
     std::fs::write(out.join("results.md"), md)?;
     let json = serde_json::json!({

@@ -1,5 +1,8 @@
-//! Driving a run: the connector's `import` with the host's [`ChangeSink`], each batch written
-//! as it arrives, and cancellation with a grace period.
+//! Driving a run: the connector's `import` with the host's [`ChangeSink`], and cancellation
+//! with a grace period. The sink acknowledges a batch once its upserts are queued for the
+//! store's [writer thread](crate::store::writer) (the queue is bounded, so a connector faster
+//! than the store waits); when the connector is done, the writer is drained and its error, if
+//! any, fails the run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -14,7 +17,8 @@ use super::{RunEnv, RunOptions, Target};
 use crate::clock::{Clock, format_ts};
 use crate::logging::ConnectorLogger;
 use crate::progress::Progress;
-use crate::store::{RunKey, Store, StoreError, TypeCounts, UpsertOutcome};
+use crate::store::writer::{ImportWriter, OnStored, UpsertBatch, Written};
+use crate::store::{RunKey, Store, StoreError, TypeCounts};
 
 /// What came back once the connector's `import` returned (or was abandoned).
 #[derive(Debug)]
@@ -73,19 +77,14 @@ impl Received {
         upserts
     }
 
-    /// Counts stored upserts.
-    fn count(&mut self, upserts: &[Object], outcomes: Vec<UpsertOutcome>) {
-        for (object, outcome) in upserts.iter().zip(outcomes) {
-            let c = self
-                .counts
-                .entry(object.object_type.as_str().to_owned())
-                .or_default();
-            c.upserts += 1;
-            match outcome {
-                UpsertOutcome::Created => c.created += 1,
-                UpsertOutcome::Updated => c.updated += 1,
-                UpsertOutcome::Unchanged => c.unchanged += 1,
-            }
+    /// Adds what the writer stored to the counts.
+    fn count(&mut self, written: Written) {
+        for (t, w) in written.counts {
+            let c = self.counts.entry(t).or_default();
+            c.upserts += w.upserts;
+            c.created += w.created;
+            c.updated += w.updated;
+            c.unchanged += w.unchanged;
         }
     }
 }
@@ -93,7 +92,7 @@ impl Received {
 /// Step 2: runs the connector's `import` into the store. After cancellation the connector has
 /// `options.cancel_grace` to stop; then the run is abandoned with a `cancelled` error.
 pub(super) async fn drive(
-    store: &mut Store,
+    store: &Store,
     target: Target<'_>,
     run: RunKey<'_>,
     request: ImportRequest,
@@ -102,12 +101,26 @@ pub(super) async fn drive(
 ) -> Driven {
     let logger = ConnectorLogger::new(run.connector, env.progress.clone());
     let ctx = Context::new(env.cancel.clone(), Arc::new(logger.clone()));
+    let writer = match start_writer(store, run, env.progress.clone()) {
+        Ok(writer) => writer,
+        Err(e) => {
+            let received = Received {
+                failure: Some(e),
+                ..Received::default()
+            };
+            return Driven {
+                result: Err(ConnectorError::internal(
+                    "the host's store could not be opened",
+                )),
+                received,
+                events: logger.event_counts(),
+            };
+        }
+    };
     let mut sink = StoreSink {
-        store,
-        run,
+        writer,
         clock: env.clock.as_ref(),
         cancel: env.cancel.clone(),
-        progress: env.progress.clone(),
         received: Received::default(),
     };
     let grace = options.cancel_grace;
@@ -125,34 +138,41 @@ pub(super) async fn drive(
             ))),
         }
     };
+    let StoreSink {
+        writer,
+        mut received,
+        ..
+    } = sink;
+    // Everything acknowledged is stored (or the writer's error known) before the run ends.
+    match writer.finish() {
+        Ok(written) => received.count(written),
+        Err(e) => {
+            received.failure.get_or_insert(e);
+        }
+    }
     Driven {
         result,
-        received: sink.received,
+        received,
         events: logger.event_counts(),
     }
 }
 
-/// The host's [`ChangeSink`]: one transaction per batch.
-struct StoreSink<'a> {
-    store: &'a mut Store,
-    run: RunKey<'a>,
-    clock: &'a dyn Clock,
-    cancel: CancellationToken,
+/// Opens the writer's own connection and starts its thread.
+fn start_writer(
+    store: &Store,
+    run: RunKey<'_>,
     progress: Option<Arc<Progress>>,
-    received: Received,
+) -> Result<ImportWriter, StoreError> {
+    let on_stored = progress.map(|p| -> OnStored { Box::new(move |counts| p.stored(counts)) });
+    ImportWriter::start(store.open_writer()?, run.connector, run.run_id, on_stored)
 }
 
-impl StoreSink<'_> {
-    fn apply(&mut self, changes: Vec<Change>) -> Result<(), StoreError> {
-        let at = format_ts(self.clock.now());
-        let upserts = self.received.take(changes);
-        let outcomes = self.store.write_upserts(self.run, &upserts, &at)?;
-        self.received.count(&upserts, outcomes);
-        if let Some(p) = &self.progress {
-            p.stored(&self.received.counts);
-        }
-        Ok(())
-    }
+/// The host's [`ChangeSink`]: upserts go to the writer's queue, the rest is kept for the end.
+struct StoreSink<'a> {
+    writer: ImportWriter,
+    clock: &'a dyn Clock,
+    cancel: CancellationToken,
+    received: Received,
 }
 
 #[async_trait]
@@ -164,19 +184,29 @@ impl ChangeSink for StoreSink<'_> {
                 "the run was cancelled by the host",
             ));
         }
-        if self.received.failure.is_some() {
+        if self.writer.has_failed() {
             self.received.rejected = true;
             return Err(ConnectorError::internal(
                 "the host's store failed earlier in this run",
             ));
         }
-        match self.apply(changes) {
+        let upserts = self.received.take(changes);
+        if upserts.is_empty() {
+            return Ok(());
+        }
+        let batch = UpsertBatch {
+            objects: upserts,
+            at: format_ts(self.clock.now()),
+        };
+        // Blocks only while the writer's queue is full: that is the backpressure on the
+        // connector (before, every batch blocked here until it was committed).
+        match self.writer.send(batch) {
             Ok(()) => Ok(()),
-            Err(e) => {
-                let message = format!("the host could not store a batch: {e}");
-                self.received.failure = Some(e);
+            Err(_) => {
                 self.received.rejected = true;
-                Err(ConnectorError::internal(message))
+                Err(ConnectorError::internal(
+                    "the host could not store a batch (the store's error is recorded on the run)",
+                ))
             }
         }
     }

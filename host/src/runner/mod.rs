@@ -3,8 +3,9 @@
 //! 1. Choose the mode (`auto`: delta when a watermark is stored and the connector supports it),
 //!    close runs a crashed host left `running`, count what is stored, open the run record.
 //! 2. Run the connector's `import` with a [`ChangeSink`](connector_api::ChangeSink) that
-//!    writes each batch in its own transaction: upserts are applied at once (re-delivering them
-//!    is harmless), explicit deletes and completed scopes are remembered for the end.
+//!    queues each batch's upserts for the store's writer thread (re-delivering them is
+//!    harmless) and remembers explicit deletes and completed scopes for the end; once the
+//!    connector returns, everything queued is stored, or the writer's error fails the run.
 //! 3. If the connector fails or the run is cancelled: record the run with its error. The
 //!    watermark is untouched and nothing is deleted, so the next run re-reads what this one
 //!    missed.
@@ -22,7 +23,8 @@
 //! [`run_import`] opens the run (step 1), then hands over to two halves: `drive` runs the
 //! connector (the change loop, the batches, cancellation; step 2) and `finish` classifies what
 //! came back and records it (steps 3 and 4). Both write only through the store's import
-//! operations ([`Store::write_upserts`], [`Store::finish_import`]).
+//! operations (batches of upserts through the store's
+//! [writer thread](crate::store::writer), then [`Store::finish_import`]).
 
 mod drive;
 mod finish;

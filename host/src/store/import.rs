@@ -1,14 +1,15 @@
-//! The writes of an import run, as the runner asks for them: one call per batch of upserts, and
-//! one call for the final transaction of a successful run.
+//! The writes of an import run, as the runner asks for them: batches of upserts (from the
+//! [writer thread](super::writer), through [`ImportBackend`]), and one call for the final
+//! transaction of a successful run.
 //!
 //! These two operations (with [`Store::begin_run`] and [`Store::finish_run_unsuccessful`]) are
-//! the whole write surface the runner uses, so another backend or a writer thread that takes
-//! batches off a channel only has to provide them.
+//! the whole write surface the runner uses, so another backend only has to provide them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use connector_api::{Object, Scope};
+use connector_api::Scope;
 
+use super::writer::{ImportBackend, UpsertBatch};
 use super::{Result, RunEnd, RunError, RunStatus, Store, UpsertOutcome};
 
 /// The run a write belongs to.
@@ -68,27 +69,30 @@ pub enum Verdict {
     },
 }
 
-impl Store {
-    /// Stores one batch of upserts emitted by `run`, in one transaction; returns what each
-    /// did, in order. On error nothing of the batch is stored.
+impl ImportBackend for Store {
+    /// Stores `batches` emitted by `run` in one transaction; returns what each upsert did, in
+    /// order. On error nothing of them is stored.
     ///
     /// # Errors
     /// SQLite failed.
-    pub fn write_upserts(
+    fn write_upserts(
         &mut self,
         run: RunKey<'_>,
-        objects: &[Object],
-        at: &str,
+        batches: &[UpsertBatch],
     ) -> Result<Vec<UpsertOutcome>> {
         let tx = self.begin()?;
-        let outcomes = objects
-            .iter()
-            .map(|object| tx.upsert_object(run.connector, run.run_id, object, at))
-            .collect::<Result<Vec<_>>>()?;
+        let mut outcomes = Vec::with_capacity(batches.iter().map(|b| b.objects.len()).sum());
+        for batch in batches {
+            for object in &batch.objects {
+                outcomes.push(tx.upsert_object(run.connector, run.run_id, object, &batch.at)?);
+            }
+        }
         tx.commit()?;
         Ok(outcomes)
     }
+}
 
+impl Store {
     /// The final transaction of a successful run: applies `deletes`, asks `decide` how to end
     /// given what they deleted, then either stores the watermark and marks the run succeeded
     /// and commits — all at once — or rolls back and closes the run as failed, keeping the
@@ -137,9 +141,16 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use connector_api::ImportMode;
+    use connector_api::{ImportMode, Object};
 
     use super::*;
+
+    fn batch(objects: Vec<Object>, at: &str) -> [UpsertBatch; 1] {
+        [UpsertBatch {
+            objects,
+            at: at.to_owned(),
+        }]
+    }
 
     fn user(id: &str) -> Object {
         Object::new("User", id).with("n", id)
@@ -155,7 +166,7 @@ mod tests {
             run_id: first,
         };
         store
-            .write_upserts(run, &[user("u1"), user("u2")], "t1")
+            .write_upserts(run, &batch(vec![user("u1"), user("u2")], "t1"))
             .unwrap();
         let none = FinalDeletes {
             objects: &BTreeSet::new(),
@@ -172,7 +183,9 @@ mod tests {
             connector: "c",
             run_id: second,
         };
-        let outcomes = store.write_upserts(run, &[user("u1")], "t2").unwrap();
+        let outcomes = store
+            .write_upserts(run, &batch(vec![user("u1")], "t2"))
+            .unwrap();
         assert_eq!(outcomes, vec![UpsertOutcome::Unchanged]);
         (store, second)
     }

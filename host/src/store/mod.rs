@@ -1,10 +1,11 @@
 //! The embedded SQLite store: connectors, runs, watermarks and objects.
 //!
 //! One file (plus SQLite's `-wal`/`-shm` while open) in WAL mode, so a crash never leaves a
-//! half-written batch and readers (`host objects`) do not block a running import. The runner
-//! writes each batch of changes in its own transaction and ends a successful run with one
-//! transaction that applies deletes, stores the new watermark and marks the run succeeded
-//! (both in `import.rs`, the runner's only way to write; all SQL stays in this module).
+//! half-written batch and readers (`host objects`) do not block a running import. During a run
+//! a [writer thread](writer) with its own connection stores the queued batches of upserts, several
+//! at a time per transaction; a successful run ends with one transaction that applies deletes,
+//! stores the new watermark and marks the run succeeded (both in `import.rs`, the runner's only
+//! way to write; all SQL stays in this module).
 //!
 //! The store never holds credentials: connectors' settings are not stored at all, and objects
 //! are what the connector emitted.
@@ -14,8 +15,10 @@ mod objects;
 mod runs;
 pub mod schema;
 mod watermarks;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -98,6 +101,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// For an in-memory store: the URI of its shared-cache database, so that
+    /// [`Store::open_writer`] can open a second connection to the same data.
+    memory_uri: Option<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -140,14 +146,39 @@ impl Store {
         Self::setup(conn, path)
     }
 
-    /// An in-memory store, for tests.
+    /// An in-memory store, for tests. It is a named shared-cache database, private to this
+    /// store and the writers it opens, and gone when the last of them is closed.
     ///
     /// # Errors
     /// SQLite failed to allocate it.
     pub fn open_in_memory() -> Result<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let uri = format!(
+            "file:host-memory-{}-{n}?mode=memory&cache=shared",
+            std::process::id()
+        );
+        let mut store = Self::open_memory_uri(&uri)?;
+        store.memory_uri = Some(uri);
+        Ok(store)
+    }
+
+    fn open_memory_uri(uri: &str) -> Result<Self> {
         let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(sqlite(&path, "opening"))?;
+        let conn = Connection::open_with_flags(uri, OpenFlags::default())
+            .map_err(sqlite(&path, "opening"))?;
         Self::setup(conn, &path)
+    }
+
+    /// A second connection to this store, for the [writer thread](writer) of an import run.
+    ///
+    /// # Errors
+    /// The store cannot be opened again.
+    pub fn open_writer(&self) -> Result<Self> {
+        match &self.memory_uri {
+            Some(uri) => Self::open_memory_uri(uri),
+            None => Self::open_existing(&self.path),
+        }
     }
 
     fn setup(mut conn: Connection, path: &Path) -> Result<Self> {
@@ -179,6 +210,7 @@ impl Store {
         Ok(Self {
             conn,
             path: path.to_owned(),
+            memory_uri: None,
         })
     }
 

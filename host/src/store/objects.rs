@@ -54,6 +54,16 @@ const UPDATE_OBJECT: &str = "UPDATE objects SET scope = ?4, attributes = ?5, las
      changed_run = ?6, changed_at = ?7 \
      WHERE connector = ?1 AND type = ?2 AND external_id = ?3";
 
+/// Deletes the objects of a type (?1 connector, ?2 type) not seen since run ?3. Searches the
+/// scope index, whose `last_seen_run` is checked without reading the rows (the primary key,
+/// which SQLite would pick by itself, makes it read every row of the type).
+const DELETE_UNSEEN_OF_TYPE: &str = "DELETE FROM objects INDEXED BY objects_by_scope \
+     WHERE connector = ?1 AND type = ?2 AND last_seen_run < ?3";
+
+/// Deletes the objects of a sub-scope (?1 connector, ?2 type, ?3 scope) not seen since run ?4.
+const DELETE_UNSEEN_IN_SCOPE: &str = "DELETE FROM objects INDEXED BY objects_by_scope \
+     WHERE connector = ?1 AND type = ?2 AND scope = ?3 AND last_seen_run < ?4";
+
 /// The parameters of [`INSERT_OBJECT`] and [`UPDATE_OBJECT`]: ?1 connector, ?2 type, ?3 external
 /// id, ?4 scope, ?5 attributes (JSON), ?6 run, ?7 time.
 struct ObjectRow<'a> {
@@ -76,8 +86,10 @@ impl Tx<'_> {
         object: &Object,
         at: &str,
     ) -> Result<UpsertOutcome> {
-        let attrs = to_json(&object.attributes);
-        let existing: Option<(String, Option<String>)> = self
+        // Whether the object is stored, and if so whether exactly like this: the attributes are
+        // compared with the stored JSON while being serialised, so an unchanged object costs
+        // no allocation and no second copy of its JSON.
+        let stored: Option<bool> = self
             .tx
             .prepare_cached(
                 "SELECT attributes, scope FROM objects \
@@ -86,11 +98,24 @@ impl Tx<'_> {
             .and_then(|mut s| {
                 s.query_row(
                     params![connector, object.object_type.as_str(), object.external_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| {
+                        let same_scope = r.get_ref(1)?.as_str_or_null()? == object.scope.as_deref();
+                        Ok(same_scope
+                            && serialises_to(&object.attributes, r.get_ref(0)?.as_bytes()?))
+                    },
                 )
                 .optional()
             })
             .map_err(sqlite(self.path, "reading an object"))?;
+        let (sql, what, outcome) = match stored {
+            Some(true) => {
+                self.mark_seen(connector, run_id, object)?;
+                return Ok(UpsertOutcome::Unchanged);
+            }
+            None => (INSERT_OBJECT, "inserting an object", UpsertOutcome::Created),
+            Some(false) => (UPDATE_OBJECT, "updating an object", UpsertOutcome::Updated),
+        };
+        let attrs = to_json(&object.attributes);
         let row = ObjectRow {
             connector,
             run_id,
@@ -98,20 +123,7 @@ impl Tx<'_> {
             attrs: &attrs,
             at,
         };
-        let outcome = match existing {
-            None => {
-                self.write_row(INSERT_OBJECT, "inserting an object", &row)?;
-                UpsertOutcome::Created
-            }
-            Some((old_attrs, old_scope)) if old_attrs == attrs && old_scope == object.scope => {
-                self.mark_seen(connector, run_id, object)?;
-                UpsertOutcome::Unchanged
-            }
-            Some(_) => {
-                self.write_row(UPDATE_OBJECT, "updating an object", &row)?;
-                UpsertOutcome::Updated
-            }
-        };
+        self.write_row(sql, what, &row)?;
         Ok(outcome)
     }
 
@@ -189,18 +201,45 @@ impl Tx<'_> {
     pub fn delete_unseen(&self, connector: &str, scope: &Scope, run_id: i64) -> Result<u64> {
         let n = match &scope.within {
             None => self.tx.execute(
-                "DELETE FROM objects WHERE connector = ?1 AND type = ?2 AND last_seen_run < ?3",
+                DELETE_UNSEEN_OF_TYPE,
                 params![connector, scope.object_type.as_str(), run_id],
             ),
             Some(within) => self.tx.execute(
-                "DELETE FROM objects WHERE connector = ?1 AND type = ?2 AND scope = ?3 \
-                 AND last_seen_run < ?4",
+                DELETE_UNSEEN_IN_SCOPE,
                 params![connector, scope.object_type.as_str(), within, run_id],
             ),
         }
         .map_err(sqlite(self.path, "deleting objects of a completed scope"))?;
         Ok(n as u64)
     }
+}
+
+/// Whether `attributes` serialise (as [`to_json`] does) to exactly `stored`, without
+/// allocating: the serialiser writes into a comparison with `stored`.
+fn serialises_to(attributes: &connector_api::Attributes, stored: &[u8]) -> bool {
+    struct SameAs<'a> {
+        rest: &'a [u8],
+        same: bool,
+    }
+    impl std::io::Write for SameAs<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            match self.rest.strip_prefix(buf) {
+                Some(rest) if self.same => self.rest = rest,
+                _ => self.same = false,
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut compare = SameAs {
+        rest: stored,
+        same: true,
+    };
+    serde_json::to_writer(&mut compare, attributes).is_ok()
+        && compare.same
+        && compare.rest.is_empty()
 }
 
 impl Store {
@@ -350,6 +389,61 @@ mod tests {
         let o = store.object("okta", "User", "u1").unwrap().unwrap();
         assert_eq!(o.attributes["name"], "b");
         assert_eq!((o.first_seen_run, o.last_seen_run), (run, run));
+    }
+
+    #[test]
+    fn scope_deletes_search_the_scope_index() {
+        let (store, _) = store_with_run();
+        for sql in [DELETE_UNSEEN_OF_TYPE, DELETE_UNSEEN_IN_SCOPE] {
+            let values: [&dyn rusqlite::ToSql; 4] = [&"c", &"t", &"s", &1];
+            let n = sql.matches('?').count();
+            let mut stmt = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(&values[..n], |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert!(
+                plan.iter()
+                    .any(|step| step.contains("USING INDEX objects_by_scope")),
+                "{sql}: {plan:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unchanged_means_the_same_json_and_scope() {
+        let attrs = user("u1", "a")
+            .with("tags", serde_json::json!(["x", "y"]))
+            .attributes;
+        let json = to_json(&attrs);
+        assert!(serialises_to(&attrs, json.as_bytes()));
+        assert!(!serialises_to(&attrs, &json.as_bytes()[..json.len() - 1]));
+        assert!(!serialises_to(&attrs, format!("{json} ").as_bytes()));
+        assert!(!serialises_to(&attrs, json.replace('x', "z").as_bytes()));
+        assert!(!serialises_to(&attrs, b""));
+
+        let (mut store, run) = store_with_run();
+        let tx = store.begin().unwrap();
+        tx.upsert_object("okta", run, &member("g1", "u1"), "t")
+            .unwrap();
+        let moved = Object::new("GroupMember", "g1:u1").in_scope("g2");
+        assert_eq!(
+            tx.upsert_object("okta", run, &moved, "t").unwrap(),
+            UpsertOutcome::Updated
+        );
+        let unscoped = Object::new("GroupMember", "g1:u1");
+        assert_eq!(
+            tx.upsert_object("okta", run, &unscoped, "t").unwrap(),
+            UpsertOutcome::Updated
+        );
+        assert_eq!(
+            tx.upsert_object("okta", run, &unscoped, "t").unwrap(),
+            UpsertOutcome::Unchanged
+        );
     }
 
     #[test]
