@@ -328,6 +328,36 @@ async fn delta_without_watermark_is_a_usage_error() {
 }
 
 #[tokio::test]
+async fn a_write_failing_after_the_connector_succeeded_fails_the_run() {
+    let mut store = store_after_full_run(10).await;
+    // The last batch cannot be stored; the connector has been acknowledged every batch by then
+    // and reports success.
+    store.execute_batch_for_tests(
+        "CREATE TRIGGER refuse BEFORE INSERT ON objects WHEN NEW.external_id = 'u15' \
+         BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    );
+    let c = Scripted::new(
+        vec![
+            users(0..12),
+            vec![Change::delete("User", "u3")],
+            with_complete(users(12..20), Scope::whole("User")),
+        ],
+        ok("w2"),
+    );
+    let report = run(&mut store, &c, ModeChoice::Full, false).await;
+    assert_eq!(report.run.status, RunStatus::Failed);
+    assert_eq!(report.exit_code(), ExitCode::RunFailed);
+    let err = report.run.error.unwrap();
+    assert_eq!(err.kind, "store");
+    assert!(err.message.contains("disk full"), "{}", err.message);
+    assert_eq!(store.watermark("t").unwrap().unwrap().value, "w1");
+    assert_eq!(report.run.watermark_after, None);
+    // Nothing deleted (u3 and the unseen are kept); the failed batch left nothing behind.
+    assert!(store.object("t", "User", "u3").unwrap().is_some());
+    assert!(store.object("t", "User", "u12").unwrap().is_none());
+}
+
+#[tokio::test]
 async fn cancelled_run_is_recorded_as_cancelled() {
     let mut store = Store::open_in_memory().unwrap();
     let env = env();

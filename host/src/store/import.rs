@@ -82,9 +82,12 @@ impl ImportBackend for Store {
     ) -> Result<Vec<UpsertOutcome>> {
         let tx = self.begin()?;
         let mut outcomes = Vec::with_capacity(batches.iter().map(|b| b.objects.len()).sum());
-        for batch in batches {
-            for object in &batch.objects {
-                outcomes.push(tx.upsert_object(run.connector, run.run_id, object, &batch.at)?);
+        {
+            let mut upserter = tx.upserter()?;
+            for batch in batches {
+                for object in &batch.objects {
+                    outcomes.push(upserter.upsert(run.connector, run.run_id, object, &batch.at)?);
+                }
             }
         }
         tx.commit()?;

@@ -214,6 +214,12 @@ impl Store {
         })
     }
 
+    /// Runs `sql` on the store directly: tests use it to make a later write fail.
+    #[cfg(test)]
+    pub(crate) fn execute_batch_for_tests(&self, sql: &str) {
+        self.conn.execute_batch(sql).unwrap();
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use connector_api::{Object, Scope};
-use rusqlite::{OptionalExtension, params};
+use std::path::Path;
+
+use rusqlite::{CachedStatement, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Result, Store, Tx, from_json, sqlite, to_json};
@@ -44,12 +46,12 @@ pub struct StoredObject {
     pub changed_at: String,
 }
 
-/// Stores a new object; parameters as in [`ObjectRow`].
+/// Stores a new object; parameters as in [`Upserter::upsert`].
 const INSERT_OBJECT: &str = "INSERT INTO objects (connector, type, external_id, scope, \
      attributes, first_seen_run, last_seen_run, changed_run, changed_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7)";
 
-/// Stores a changed object; parameters as in [`ObjectRow`].
+/// Stores a changed object; parameters as in [`Upserter::upsert`].
 const UPDATE_OBJECT: &str = "UPDATE objects SET scope = ?4, attributes = ?5, last_seen_run = ?6, \
      changed_run = ?6, changed_at = ?7 \
      WHERE connector = ?1 AND type = ?2 AND external_id = ?3";
@@ -64,21 +66,112 @@ const DELETE_UNSEEN_OF_TYPE: &str = "DELETE FROM objects INDEXED BY objects_by_s
 const DELETE_UNSEEN_IN_SCOPE: &str = "DELETE FROM objects INDEXED BY objects_by_scope \
      WHERE connector = ?1 AND type = ?2 AND scope = ?3 AND last_seen_run < ?4";
 
-/// The parameters of [`INSERT_OBJECT`] and [`UPDATE_OBJECT`]: ?1 connector, ?2 type, ?3 external
-/// id, ?4 scope, ?5 attributes (JSON), ?6 run, ?7 time.
-struct ObjectRow<'a> {
-    connector: &'a str,
-    run_id: i64,
-    object: &'a Object,
-    attrs: &'a str,
-    at: &'a str,
+/// Reads an object's stored attributes and scope.
+const SELECT_OBJECT: &str = "SELECT attributes, scope FROM objects \
+     WHERE connector = ?1 AND type = ?2 AND external_id = ?3";
+
+/// Records that run ?4 emitted an unchanged object (?1 connector, ?2 type, ?3 external id).
+const MARK_SEEN: &str = "UPDATE objects SET last_seen_run = ?4 \
+     WHERE connector = ?1 AND type = ?2 AND external_id = ?3";
+
+/// The statements an upsert uses, prepared once per transaction rather than looked up in the
+/// statement cache for every object.
+pub(super) struct Upserter<'tx> {
+    select: CachedStatement<'tx>,
+    insert: CachedStatement<'tx>,
+    update: CachedStatement<'tx>,
+    mark_seen: CachedStatement<'tx>,
+    path: &'tx Path,
 }
 
-impl Tx<'_> {
+impl Upserter<'_> {
     /// Stores an upsert emitted by run `run_id`.
     ///
     /// # Errors
     /// SQLite failed.
+    pub fn upsert(
+        &mut self,
+        connector: &str,
+        run_id: i64,
+        object: &Object,
+        at: &str,
+    ) -> Result<UpsertOutcome> {
+        let key = params![connector, object.object_type.as_str(), object.external_id];
+        // Whether the object is stored, and if so whether exactly like this: the attributes are
+        // compared with the stored JSON while being serialised, so an unchanged object costs
+        // no allocation and no second copy of its JSON.
+        let stored: Option<bool> = self
+            .select
+            .query_row(key, |r| {
+                let same_scope = r.get_ref(1)?.as_str_or_null()? == object.scope.as_deref();
+                Ok(same_scope && serialises_to(&object.attributes, r.get_ref(0)?.as_bytes()?))
+            })
+            .optional()
+            .map_err(sqlite(self.path, "reading an object"))?;
+        let (statement, what, outcome) = match stored {
+            Some(true) => {
+                self.mark_seen
+                    .execute(params![
+                        connector,
+                        object.object_type.as_str(),
+                        object.external_id,
+                        run_id
+                    ])
+                    .map_err(sqlite(self.path, "marking an object seen"))?;
+                return Ok(UpsertOutcome::Unchanged);
+            }
+            None => (
+                &mut self.insert,
+                "inserting an object",
+                UpsertOutcome::Created,
+            ),
+            Some(false) => (
+                &mut self.update,
+                "updating an object",
+                UpsertOutcome::Updated,
+            ),
+        };
+        // ?1 connector, ?2 type, ?3 external id, ?4 scope, ?5 attributes (JSON), ?6 run, ?7 time.
+        statement
+            .execute(params![
+                connector,
+                object.object_type.as_str(),
+                object.external_id,
+                object.scope,
+                to_json(&object.attributes),
+                run_id,
+                at
+            ])
+            .map_err(sqlite(self.path, what))?;
+        Ok(outcome)
+    }
+}
+
+impl Tx<'_> {
+    /// The statements for storing upserts in this transaction.
+    ///
+    /// # Errors
+    /// SQLite failed to prepare them.
+    pub(super) fn upserter(&self) -> Result<Upserter<'_>> {
+        let prepare = |sql: &str| {
+            self.tx
+                .prepare_cached(sql)
+                .map_err(sqlite(self.path, "preparing to store objects"))
+        };
+        Ok(Upserter {
+            select: prepare(SELECT_OBJECT)?,
+            insert: prepare(INSERT_OBJECT)?,
+            update: prepare(UPDATE_OBJECT)?,
+            mark_seen: prepare(MARK_SEEN)?,
+            path: self.path,
+        })
+    }
+
+    /// Stores one upsert emitted by run `run_id` (see [`Upserter::upsert`]).
+    ///
+    /// # Errors
+    /// SQLite failed.
+    #[cfg(test)]
     pub fn upsert_object(
         &self,
         connector: &str,
@@ -86,82 +179,7 @@ impl Tx<'_> {
         object: &Object,
         at: &str,
     ) -> Result<UpsertOutcome> {
-        // Whether the object is stored, and if so whether exactly like this: the attributes are
-        // compared with the stored JSON while being serialised, so an unchanged object costs
-        // no allocation and no second copy of its JSON.
-        let stored: Option<bool> = self
-            .tx
-            .prepare_cached(
-                "SELECT attributes, scope FROM objects \
-                 WHERE connector = ?1 AND type = ?2 AND external_id = ?3",
-            )
-            .and_then(|mut s| {
-                s.query_row(
-                    params![connector, object.object_type.as_str(), object.external_id],
-                    |r| {
-                        let same_scope = r.get_ref(1)?.as_str_or_null()? == object.scope.as_deref();
-                        Ok(same_scope
-                            && serialises_to(&object.attributes, r.get_ref(0)?.as_bytes()?))
-                    },
-                )
-                .optional()
-            })
-            .map_err(sqlite(self.path, "reading an object"))?;
-        let (sql, what, outcome) = match stored {
-            Some(true) => {
-                self.mark_seen(connector, run_id, object)?;
-                return Ok(UpsertOutcome::Unchanged);
-            }
-            None => (INSERT_OBJECT, "inserting an object", UpsertOutcome::Created),
-            Some(false) => (UPDATE_OBJECT, "updating an object", UpsertOutcome::Updated),
-        };
-        let attrs = to_json(&object.attributes);
-        let row = ObjectRow {
-            connector,
-            run_id,
-            object,
-            attrs: &attrs,
-            at,
-        };
-        self.write_row(sql, what, &row)?;
-        Ok(outcome)
-    }
-
-    /// Runs `sql` ([`INSERT_OBJECT`] or [`UPDATE_OBJECT`]) with `row` as its parameters.
-    fn write_row(&self, sql: &str, what: &str, row: &ObjectRow<'_>) -> Result<()> {
-        self.tx
-            .prepare_cached(sql)
-            .and_then(|mut s| {
-                s.execute(params![
-                    row.connector,
-                    row.object.object_type.as_str(),
-                    row.object.external_id,
-                    row.object.scope,
-                    row.attrs,
-                    row.run_id,
-                    row.at
-                ])
-            })
-            .map_err(sqlite(self.path, what))?;
-        Ok(())
-    }
-
-    fn mark_seen(&self, connector: &str, run_id: i64, object: &Object) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "UPDATE objects SET last_seen_run = ?4 \
-                 WHERE connector = ?1 AND type = ?2 AND external_id = ?3",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    connector,
-                    object.object_type.as_str(),
-                    object.external_id,
-                    run_id
-                ])
-            })
-            .map_err(sqlite(self.path, "marking an object seen"))?;
-        Ok(())
+        self.upserter()?.upsert(connector, run_id, object, at)
     }
 
     /// Deletes one object. Returns whether it existed before run `run_id` (an object the run
