@@ -656,16 +656,23 @@ fn cpu_bound(
                     .output()?;
                 let text = String::from_utf8_lossy(&report.stdout).to_string();
                 std::fs::write(paths.out.join(format!("perf-{}.txt", size.name())), &text)?;
-                let dsos = Command::new("perf")
-                    .args(["report", "--stdio", "--no-children", "--sort", "dso", "-i"])
-                    .arg(&data)
-                    .output()?;
-                std::fs::write(
-                    paths.out.join(format!("perf-{}-dso.txt", size.name())),
-                    &dsos.stdout,
-                )?;
+                for (sort, file) in [
+                    ("dso", "dso"),
+                    ("comm", "threads"),
+                    ("comm,dso", "threads-dso"),
+                ] {
+                    let by = Command::new("perf")
+                        .args(["report", "--stdio", "--no-children", "--sort", sort, "-i"])
+                        .arg(&data)
+                        .output()?;
+                    std::fs::write(
+                        paths.out.join(format!("perf-{}-{file}.txt", size.name())),
+                        &by.stdout,
+                    )?;
+                }
                 notes.push(format!(
-                    "{}: perf profile of the host process in bench-out/perf-{}.txt (by symbol) and perf-{}-dso.txt (by library)",
+                    "{}: perf profile of the host process in bench-out/perf-{}.txt (by symbol), perf-{}-dso.txt (by library), perf-{}-threads.txt (by thread)",
+                    size.name(),
                     size.name(),
                     size.name(),
                     size.name()

@@ -51,6 +51,12 @@ const INSERT_OBJECT: &str = "INSERT INTO objects (connector, type, external_id, 
      attributes, first_seen_run, last_seen_run, changed_run, changed_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7)";
 
+/// Stores an object unless one with its key is stored; parameters as in [`Upserter::upsert`].
+const INSERT_NEW_OBJECT: &str = "INSERT INTO objects (connector, type, external_id, scope, \
+     attributes, first_seen_run, last_seen_run, changed_run, changed_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7) \
+     ON CONFLICT (connector, type, external_id) DO NOTHING";
+
 /// Stores a changed object; parameters as in [`Upserter::upsert`].
 const UPDATE_OBJECT: &str = "UPDATE objects SET scope = ?4, attributes = ?5, last_seen_run = ?6, \
      changed_run = ?6, changed_at = ?7 \
@@ -76,7 +82,13 @@ const MARK_SEEN: &str = "UPDATE objects SET last_seen_run = ?4 \
 
 /// The statements an upsert uses, prepared once per transaction rather than looked up in the
 /// statement cache for every object.
+///
+/// While objects keep being new (a first import), each is inserted straight away, one search
+/// of the primary key instead of a read and then an insert; the first one found stored switches
+/// back to reading first, until a new one comes again.
 pub(super) struct Upserter<'tx> {
+    expect_new: bool,
+    insert_new: CachedStatement<'tx>,
     select: CachedStatement<'tx>,
     insert: CachedStatement<'tx>,
     update: CachedStatement<'tx>,
@@ -96,6 +108,24 @@ impl Upserter<'_> {
         object: &Object,
         at: &str,
     ) -> Result<UpsertOutcome> {
+        if self.expect_new {
+            let inserted = self
+                .insert_new
+                .execute(params![
+                    connector,
+                    object.object_type.as_str(),
+                    object.external_id,
+                    object.scope,
+                    to_json(&object.attributes),
+                    run_id,
+                    at
+                ])
+                .map_err(sqlite(self.path, "inserting an object"))?;
+            if inserted == 1 {
+                return Ok(UpsertOutcome::Created);
+            }
+            self.expect_new = false;
+        }
         let key = params![connector, object.object_type.as_str(), object.external_id];
         // Whether the object is stored, and if so whether exactly like this: the attributes are
         // compared with the stored JSON while being serialised, so an unchanged object costs
@@ -159,6 +189,8 @@ impl Tx<'_> {
                 .map_err(sqlite(self.path, "preparing to store objects"))
         };
         Ok(Upserter {
+            expect_new: true,
+            insert_new: prepare(INSERT_NEW_OBJECT)?,
             select: prepare(SELECT_OBJECT)?,
             insert: prepare(INSERT_OBJECT)?,
             update: prepare(UPDATE_OBJECT)?,
@@ -430,6 +462,44 @@ mod tests {
                 "{sql}: {plan:?}"
             );
         }
+    }
+
+    #[test]
+    fn outcomes_do_not_depend_on_what_came_before() {
+        let (mut store, run) = store_with_run();
+        let tx = store.begin().unwrap();
+        let mut upserter = tx.upserter().unwrap();
+        let mut outcomes = Vec::new();
+        for (id, name) in [
+            ("u1", "a"),
+            ("u1", "b"),
+            ("u2", "a"),
+            ("u2", "a"),
+            ("u3", "a"),
+            ("u1", "b"),
+            ("u4", "a"),
+            ("u2", "c"),
+        ] {
+            outcomes.push(upserter.upsert("okta", run, &user(id, name), "t").unwrap());
+        }
+        drop(upserter);
+        tx.commit().unwrap();
+        use UpsertOutcome::{Created, Unchanged, Updated};
+        assert_eq!(
+            outcomes,
+            [
+                Created, Updated, Created, Unchanged, Created, Unchanged, Created, Updated
+            ]
+        );
+        assert_eq!(store.count_by_type("okta").unwrap()["User"], 4);
+        assert_eq!(
+            store
+                .object("okta", "User", "u2")
+                .unwrap()
+                .unwrap()
+                .attributes["name"],
+            "c"
+        );
     }
 
     #[test]
