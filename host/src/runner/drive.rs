@@ -55,10 +55,13 @@ impl Received {
             match change {
                 Change::Upsert(object) => {
                     // The last change of an object wins: an upsert cancels an earlier delete.
-                    self.pending_deletes.remove(&(
-                        object.object_type.as_str().to_owned(),
-                        object.external_id.clone(),
-                    ));
+                    // (Most runs have no pending delete: no key is built for them.)
+                    if !self.pending_deletes.is_empty() {
+                        self.pending_deletes.remove(&(
+                            object.object_type.as_str().to_owned(),
+                            object.external_id.clone(),
+                        ));
+                    }
                     upserts.push(object);
                 }
                 Change::Delete {

@@ -94,6 +94,9 @@ pub enum StoreError {
     },
 }
 
+/// The writer's checkpoint interval in pages (of 4 KiB): at most about 40 MiB of log.
+const WRITER_CHECKPOINT_PAGES: i64 = 10_000;
+
 /// Shorthand.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -175,10 +178,18 @@ impl Store {
     /// # Errors
     /// The store cannot be opened again.
     pub fn open_writer(&self) -> Result<Self> {
-        match &self.memory_uri {
-            Some(uri) => Self::open_memory_uri(uri),
-            None => Self::open_existing(&self.path),
-        }
+        let writer = match &self.memory_uri {
+            Some(uri) => Self::open_memory_uri(uri)?,
+            None => Self::open_existing(&self.path)?,
+        };
+        // Checkpoint every WRITER_CHECKPOINT_PAGES pages of log instead of SQLite's 1000: an
+        // import rewrites the same B-tree pages many times, and each checkpoint copies them
+        // into the database file (and syncs it) once more.
+        writer
+            .conn
+            .pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
+            .map_err(sqlite(&self.path, "setting the checkpoint interval"))?;
+        Ok(writer)
     }
 
     fn setup(mut conn: Connection, path: &Path) -> Result<Self> {

@@ -62,15 +62,20 @@ const UPDATE_OBJECT: &str = "UPDATE objects SET scope = ?4, attributes = ?5, las
      changed_run = ?6, changed_at = ?7 \
      WHERE connector = ?1 AND type = ?2 AND external_id = ?3";
 
-/// Deletes the objects of a type (?1 connector, ?2 type) not seen since run ?3. Searches the
-/// scope index, whose `last_seen_run` is checked without reading the rows (the primary key,
-/// which SQLite would pick by itself, makes it read every row of the type).
-const DELETE_UNSEEN_OF_TYPE: &str = "DELETE FROM objects INDEXED BY objects_by_scope \
-     WHERE connector = ?1 AND type = ?2 AND last_seen_run < ?3";
+/// Deletes the objects of a type (?1 connector, ?2 type) not seen since run ?3.
+///
+/// The keys are found in the scope index alone (a covering search: `last_seen_run` is in the
+/// index), and only the rows found are looked up: a `DELETE … WHERE` on the index itself makes
+/// SQLite read every row of the type to check it, overflow pages included.
+const DELETE_UNSEEN_OF_TYPE: &str = "DELETE FROM objects WHERE (connector, type, external_id) IN \
+     (SELECT connector, type, external_id FROM objects INDEXED BY objects_by_scope \
+      WHERE connector = ?1 AND type = ?2 AND last_seen_run < ?3)";
 
-/// Deletes the objects of a sub-scope (?1 connector, ?2 type, ?3 scope) not seen since run ?4.
-const DELETE_UNSEEN_IN_SCOPE: &str = "DELETE FROM objects INDEXED BY objects_by_scope \
-     WHERE connector = ?1 AND type = ?2 AND scope = ?3 AND last_seen_run < ?4";
+/// Deletes the objects of a sub-scope (?1 connector, ?2 type, ?3 scope) not seen since run ?4,
+/// found as in [`DELETE_UNSEEN_OF_TYPE`].
+const DELETE_UNSEEN_IN_SCOPE: &str = "DELETE FROM objects WHERE (connector, type, external_id) IN \
+     (SELECT connector, type, external_id FROM objects INDEXED BY objects_by_scope \
+      WHERE connector = ?1 AND type = ?2 AND scope = ?3 AND last_seen_run < ?4)";
 
 /// Reads an object's stored attributes and scope.
 const SELECT_OBJECT: &str = "SELECT attributes, scope FROM objects \
@@ -249,15 +254,25 @@ impl Tx<'_> {
     /// # Errors
     /// SQLite failed.
     pub fn delete_unseen(&self, connector: &str, scope: &Scope, run_id: i64) -> Result<u64> {
+        // Prepared once per connection: a full run completes a scope per group.
         let n = match &scope.within {
-            None => self.tx.execute(
-                DELETE_UNSEEN_OF_TYPE,
-                params![connector, scope.object_type.as_str(), run_id],
-            ),
-            Some(within) => self.tx.execute(
-                DELETE_UNSEEN_IN_SCOPE,
-                params![connector, scope.object_type.as_str(), within, run_id],
-            ),
+            None => self
+                .tx
+                .prepare_cached(DELETE_UNSEEN_OF_TYPE)
+                .and_then(|mut s| {
+                    s.execute(params![connector, scope.object_type.as_str(), run_id])
+                }),
+            Some(within) => self
+                .tx
+                .prepare_cached(DELETE_UNSEEN_IN_SCOPE)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        connector,
+                        scope.object_type.as_str(),
+                        within,
+                        run_id
+                    ])
+                }),
         }
         .map_err(sqlite(self.path, "deleting objects of a completed scope"))?;
         Ok(n as u64)
@@ -458,7 +473,11 @@ mod tests {
                 .unwrap();
             assert!(
                 plan.iter()
-                    .any(|step| step.contains("USING INDEX objects_by_scope")),
+                    .any(|step| step.contains("USING COVERING INDEX objects_by_scope")),
+                "{sql}: {plan:?}"
+            );
+            assert!(
+                !plan.iter().any(|step| step.starts_with("SCAN")),
                 "{sql}: {plan:?}"
             );
         }

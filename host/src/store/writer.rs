@@ -26,7 +26,7 @@ use connector_api::Object;
 use super::{Result, RunKey, StoreError, TypeCounts, UpsertOutcome};
 
 /// Batches that may wait in the queue before [`ImportWriter::send`] blocks.
-pub const QUEUE_BATCHES: usize = 16;
+pub const QUEUE_BATCHES: usize = 8;
 
 /// The writer stops adding queued batches to a transaction once it holds this many objects.
 pub const MAX_OBJECTS_PER_TRANSACTION: usize = 50_000;
