@@ -88,6 +88,9 @@ struct Opts {
     /// Scenarios.
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["rate", "cpu", "delta", "peers"])]
     scenarios: Vec<Scenario>,
+    /// Sizes the rate-bound scenarios (rate, delta, peers) run on; default: every size.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    rate_sizes: Option<Vec<Size>>,
     /// Sizes the peers run on (they take ~10× longer than the host; L costs about an hour).
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["s"])]
     peer_sizes: Vec<Size>,
@@ -229,7 +232,8 @@ fn run(opts: &Opts) -> Result<(), Error> {
         .as_ref()
         .map(|_| opts.baseline_label.as_str());
     for &size in &opts.sizes {
-        if want(Scenario::Rate) || want(Scenario::Delta) || want(Scenario::Peers) {
+        let rate_size = opts.rate_sizes.as_ref().is_none_or(|s| s.contains(&size));
+        if rate_size && (want(Scenario::Rate) || want(Scenario::Delta) || want(Scenario::Peers)) {
             rate_bound(opts, &paths, size, &mut rows, &mut notes)?;
         }
         if want(Scenario::Cpu) {

@@ -189,6 +189,7 @@ impl Store {
             .conn
             .pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
             .map_err(sqlite(&self.path, "setting the checkpoint interval"))?;
+
         Ok(writer)
     }
 

@@ -3,9 +3,9 @@
 //!
 //! The runner acknowledges a batch once it is queued. The queue is bounded
 //! ([`QUEUE_BATCHES`]), so a connector faster than the store waits for it (backpressure). The
-//! writer takes everything queued at once (up to [`MAX_OBJECTS_PER_TRANSACTION`]) and stores
-//! it in one transaction through [`ImportBackend::write_upserts`], the only operation it needs
-//! from a backend: no SQL lives here.
+//! writer gathers batches for a transaction (see `take_queued`) and stores them at once through
+//! [`ImportBackend::write_upserts`], the only operation it needs from a backend: no SQL lives
+//! here.
 //!
 //! Guarantees, unchanged from writing each batch before acknowledging it:
 //! * a failed write stops the writer; the next [`ImportWriter::send`] is refused and
@@ -18,8 +18,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use connector_api::Object;
 
@@ -30,6 +31,13 @@ pub const QUEUE_BATCHES: usize = 8;
 
 /// The writer stops adding queued batches to a transaction once it holds this many objects.
 pub const MAX_OBJECTS_PER_TRANSACTION: usize = 50_000;
+
+/// Below this many objects the writer waits (up to [`GATHER_FOR`]) for more batches before it
+/// commits.
+pub const MIN_OBJECTS_PER_TRANSACTION: usize = 10_000;
+
+/// How long the writer waits for batches to fill a transaction.
+pub const GATHER_FOR: Duration = Duration::from_millis(50);
 
 /// Upserts the runner received in one batch, with the time they were received.
 #[derive(Debug, Clone)]
@@ -222,18 +230,24 @@ impl<B: ImportBackend> Job<B> {
     }
 }
 
-/// `first` and whatever else is queued now, up to [`MAX_OBJECTS_PER_TRANSACTION`] objects.
+/// `first` and what follows it: batches arriving within [`GATHER_FOR`] until the
+/// transaction holds [`MIN_OBJECTS_PER_TRANSACTION`] objects, then whatever else is queued, up
+/// to [`MAX_OBJECTS_PER_TRANSACTION`]. The connector does not wait for this (its batches were
+/// acknowledged when queued); fewer, larger transactions write each B-tree page fewer times.
 fn take_queued(incoming: &Receiver<UpsertBatch>, first: UpsertBatch) -> Vec<UpsertBatch> {
+    let deadline = Instant::now() + GATHER_FOR;
     let mut objects = first.objects.len();
     let mut batches = vec![first];
     while objects < MAX_OBJECTS_PER_TRANSACTION {
-        match incoming.try_recv() {
-            Ok(batch) => {
-                objects += batch.objects.len();
-                batches.push(batch);
-            }
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-        }
+        let next = if objects < MIN_OBJECTS_PER_TRANSACTION {
+            let left = deadline.saturating_duration_since(Instant::now());
+            incoming.recv_timeout(left).ok()
+        } else {
+            incoming.try_recv().ok()
+        };
+        let Some(batch) = next else { break };
+        objects += batch.objects.len();
+        batches.push(batch);
     }
     batches
 }
