@@ -239,6 +239,7 @@ fn run(opts: &Opts) -> Result<(), Error> {
         if want(Scenario::Cpu) {
             cpu_bound(opts, &paths, size, &mut rows, &mut notes)?;
         }
+        // After every size, so that a failure later keeps what was measured.
         report::write(
             &paths.out,
             &rows,
@@ -248,14 +249,6 @@ fn run(opts: &Opts) -> Result<(), Error> {
             baseline,
         )?;
     }
-    report::write(
-        &paths.out,
-        &rows,
-        &notes,
-        &machine(),
-        &settings(opts),
-        baseline,
-    )?;
     println!("{}", report::markdown(&rows, &notes, baseline));
     println!(
         "results: {} and {}",
@@ -420,6 +413,41 @@ fn run_host(
     Ok(HostRun { m, report, objects })
 }
 
+/// One measured full import by one build, against the setup's simulator.
+struct FullRun<'a> {
+    tool: &'a Tool,
+    setup: &'a HostSetup<'a>,
+    size: Size,
+    scenario: &'a str,
+}
+
+impl FullRun<'_> {
+    /// Runs it in `dir` (`note` is added to the progress line); returns its row (with the
+    /// simulator's CPU) and the host's JSON report.
+    fn measure(&self, dir: &Path, note: &str) -> Result<(Row, Value), Error> {
+        let sim = self.setup.sim;
+        let sim_cpu0 = sim.cpu_s();
+        eprintln!(
+            "import-bench: {}: {} {}{note}",
+            self.size.name(),
+            self.tool.label,
+            self.scenario
+        );
+        let run = run_host(self.tool, dir, self.setup, "full", &[])?;
+        let stats = sim.stats()?;
+        let row = Row::new(
+            self.size.name(),
+            self.scenario,
+            &self.tool.label,
+            &run.m,
+            &stats,
+            run.objects,
+        )
+        .with_sim_cpu(sim.cpu_s() - sim_cpu0);
+        Ok((row, run.report))
+    }
+}
+
 fn rate_spec(opts: &Opts, size: Size) -> SimSpec {
     let (users, groups, memberships) = size.counts();
     SimSpec {
@@ -462,24 +490,14 @@ fn rate_bound(
     for tool in &paths.tools {
         let dir = workdir(paths, &format!("{}-{}-rate", size.name(), tool.label))?;
         sim.quiesce()?;
-        let sim_cpu0 = sim.cpu_s();
-        eprintln!(
-            "import-bench: {}: {} full import (rate-bound)",
-            size.name(),
-            tool.label
-        );
-        let full = run_host(tool, &dir, &setup, "full", &[])?;
-        let stats = sim.stats()?;
-        let row = Row::new(
-            size.name(),
-            "rate-bound full",
-            &tool.label,
-            &full.m,
-            &stats,
-            full.objects,
-        )
-        .with_sim_cpu(sim.cpu_s() - sim_cpu0)
-        .with_minimum(&stats, opts.share, opts.time_scale);
+        let run = FullRun {
+            tool,
+            setup: &setup,
+            size,
+            scenario: "rate-bound full",
+        };
+        let (row, _) = run.measure(&dir, "")?;
+        let row = row.with_minimum(&sim.stats()?, opts.share, opts.time_scale);
         eprintln!("import-bench: {}", row.one_line());
         if tool.is_current() {
             current = Some((dir, row.requests, row.wall_s, row.objects));
@@ -581,26 +599,15 @@ fn cpu_bound(
         for tool in &paths.tools {
             let dir = workdir(paths, &format!("{}-{}-cpu-{i}", size.name(), tool.label))?;
             sim.reset_stats()?;
-            let sim_cpu0 = sim.cpu_s();
-            eprintln!(
-                "import-bench: {}: {} full import, limits and latency off ({}/{})",
-                size.name(),
-                tool.label,
-                i + 1,
-                opts.cpu_repeats
-            );
-            let run = run_host(tool, &dir, &setup, "full", &[])?;
-            let stats = sim.stats()?;
-            let row = Row::new(
-                size.name(),
-                "cpu-bound full",
-                &tool.label,
-                &run.m,
-                &stats,
-                run.objects,
-            )
-            .with_sim_cpu(sim.cpu_s() - sim_cpu0)
-            .with_breakdown(&run.report);
+            let run = FullRun {
+                tool,
+                setup: &setup,
+                size,
+                scenario: "cpu-bound full",
+            };
+            let repeat = format!(" ({}/{})", i + 1, opts.cpu_repeats);
+            let (row, report) = run.measure(&dir, &repeat)?;
+            let row = row.with_breakdown(&report);
             eprintln!("import-bench: {}", row.one_line());
             rows.push(row);
             // Keep only the last store of each build: L stores are large.

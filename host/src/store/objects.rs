@@ -114,17 +114,7 @@ impl Upserter<'_> {
         at: &str,
     ) -> Result<UpsertOutcome> {
         if self.expect_new {
-            let inserted = self
-                .insert_new
-                .execute(params![
-                    connector,
-                    object.object_type.as_str(),
-                    object.external_id,
-                    object.scope,
-                    to_json(&object.attributes),
-                    run_id,
-                    at
-                ])
+            let inserted = write_row(&mut self.insert_new, connector, run_id, object, at)
                 .map_err(sqlite(self.path, "inserting an object"))?;
             if inserted == 1 {
                 return Ok(UpsertOutcome::Created);
@@ -166,20 +156,29 @@ impl Upserter<'_> {
                 UpsertOutcome::Updated,
             ),
         };
-        // ?1 connector, ?2 type, ?3 external id, ?4 scope, ?5 attributes (JSON), ?6 run, ?7 time.
-        statement
-            .execute(params![
-                connector,
-                object.object_type.as_str(),
-                object.external_id,
-                object.scope,
-                to_json(&object.attributes),
-                run_id,
-                at
-            ])
-            .map_err(sqlite(self.path, what))?;
+        write_row(statement, connector, run_id, object, at).map_err(sqlite(self.path, what))?;
         Ok(outcome)
     }
+}
+
+/// Runs an insert or an update of `object` with the parameters they share: ?1 connector, ?2 type,
+/// ?3 external id, ?4 scope, ?5 attributes (JSON), ?6 run, ?7 time. Returns the rows changed.
+fn write_row(
+    statement: &mut CachedStatement<'_>,
+    connector: &str,
+    run_id: i64,
+    object: &Object,
+    at: &str,
+) -> rusqlite::Result<usize> {
+    statement.execute(params![
+        connector,
+        object.object_type.as_str(),
+        object.external_id,
+        object.scope,
+        to_json(&object.attributes),
+        run_id,
+        at
+    ])
 }
 
 impl Tx<'_> {
