@@ -338,6 +338,37 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_is_a_second_connection_to_the_same_store() {
+        use connector_api::{ImportMode, Object};
+        use writer::{ImportBackend, UpsertBatch};
+
+        let dir = tempfile::tempdir().unwrap();
+        let memory = Store::open_in_memory().unwrap();
+        let file = Store::open(&dir.path().join("mesh.db")).unwrap();
+        for mut store in [memory, file] {
+            store.ensure_connector("c", "/l.so", None, "t0").unwrap();
+            let run_id = store.begin_run("c", ImportMode::Full, None, "t1").unwrap();
+            let mut writer = store.open_writer().unwrap();
+            let interval: i64 = writer
+                .conn
+                .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+                .unwrap();
+            assert_eq!(interval, WRITER_CHECKPOINT_PAGES);
+            let batch = UpsertBatch {
+                objects: vec![Object::new("User", "u1")],
+                at: "t1".into(),
+            };
+            let run = RunKey {
+                connector: "c",
+                run_id,
+            };
+            writer.write_upserts(run, &[batch]).unwrap();
+            drop(writer);
+            assert_eq!(store.count_by_type("c").unwrap()["User"], 1, "{store:?}");
+        }
+    }
+
+    #[test]
     fn open_existing_refuses_a_missing_file() {
         let dir = tempfile::tempdir().unwrap();
         let err = Store::open_existing(&dir.path().join("nope.db")).unwrap_err();
