@@ -13,7 +13,7 @@ use serde::Deserialize;
 use connector_api::{ConnectorError, ErrorKind, VendorDetails};
 
 use super::http::TransportError;
-use super::rate_limit::Bucket;
+use crate::okta::Bucket;
 
 /// Okta's JSON error body.
 #[derive(Debug, Default, Deserialize)]

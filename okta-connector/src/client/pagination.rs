@@ -29,7 +29,8 @@ use connector_api::{ConnectorError, Result};
 
 use super::OktaClient;
 use super::errors::RequestInfo;
-use super::rate_limit::{Bucket, parse_http_date};
+use super::rate_limit::parse_http_date;
+use crate::okta::Bucket;
 use crate::telemetry::{PageFetched, RetryScheduled, RunTelemetry};
 
 /// The relations of interest in a set of `Link` headers.

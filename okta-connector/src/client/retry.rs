@@ -16,16 +16,17 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
 use url::Url;
 
 use connector_api::{ConnectorError, Result};
 
 use super::OktaClient;
 use super::errors::{RequestInfo, http_error, retries_exhausted, transport_error};
-use super::http::TransportError;
+use super::http::{RawResponse, TransportError};
 use super::rate_limit::RateHeaders;
+use crate::auth::AuthRetry;
 use crate::telemetry::{ConcurrencyReduced, RateLimitWait, RetryScheduled, RunTelemetry};
 
 /// The retry and back-off policy.
@@ -154,8 +155,17 @@ pub struct Fetched<T> {
     pub headers: HeaderMap,
 }
 
+/// What became of one attempt, before retry decisions.
+type Attempt = std::result::Result<(RawResponse, RateHeaders), TransportError>;
+
+/// A failed attempt: why (for the retry decision) and the error if it is final.
+type Failed = (Failure, ConnectorError);
+
 impl OktaClient {
     /// GETs `url` with pacing, retries and back-off, and decodes the body with `decode`.
+    ///
+    /// Every attempt carries fresh headers from the credential; a 401 is told to it, and when
+    /// it answers [`AuthRetry::Once`] the request is sent once more (a second 401 is final).
     ///
     /// # Errors
     /// The classified failure after retries; [`ErrorKind::Cancelled`](connector_api::ErrorKind)
@@ -169,60 +179,27 @@ impl OktaClient {
     ) -> Result<Fetched<T>> {
         let started = self.clock.now();
         let mut retries = 0u32;
+        let mut auth_retried = false;
         loop {
             let cancel = tel.context().cancellation().clone();
-            let attempt = async {
-                let _permit = self.gate.acquire().await;
-                let ticket = self.pacer.acquire(req.bucket, tel).await;
-                tel.count_request();
-                match self.http.get(url).await {
-                    Ok(resp) => {
-                        let rate = RateHeaders::from_headers(&resp.headers);
-                        ticket.complete(&rate);
-                        Ok((resp, rate))
-                    }
-                    Err(e) => Err(e),
-                }
-            };
             let outcome = tokio::select! {
                 biased;
                 () = cancel.cancelled() => return Err(cancelled(req)),
-                r = attempt => r,
+                r = self.attempt(url, req, tel) => r?,
             };
-            let (failure, final_error) = match outcome {
-                Ok((resp, _)) if resp.status.is_success() => match decode(&resp.body) {
-                    Ok(value) => {
-                        self.gate.succeeded();
-                        return Ok(Fetched {
-                            value,
-                            headers: resp.headers,
-                        });
-                    }
-                    Err(problem) => {
-                        let err = ConnectorError::protocol(format!(
-                            "{} on {} returned a body that is not the expected JSON: {problem}",
-                            req.endpoint, req.org
-                        ));
-                        (Failure::Decode(problem), err)
-                    }
-                },
-                Ok((resp, rate)) => {
-                    let err = http_error(resp.status, &resp.headers, &resp.body, req);
-                    if resp.status.as_u16() != 429 && !is_retryable_status(resp.status) {
-                        return Err(err);
-                    }
-                    (
-                        Failure::Status {
-                            status: resp.status,
-                            rate,
-                        },
-                        err,
-                    )
+            if let Ok((resp, _)) = &outcome
+                && resp.status == StatusCode::UNAUTHORIZED
+                && !auth_retried
+            {
+                auth_retried = true;
+                let credential = self.http.credential();
+                if credential.rejected(resp.status, &resp.headers).await? == AuthRetry::Once {
+                    continue;
                 }
-                Err(t) => {
-                    let err = transport_error(&t, req);
-                    (Failure::Transport(t), err)
-                }
+            }
+            let (failure, final_error) = match self.classify(outcome, req, &decode) {
+                Ok(fetched) => return fetched,
+                Err(failed) => failed,
             };
             let Step::Retry {
                 wait,
@@ -237,37 +214,13 @@ impl OktaClient {
                 return Err(retries_exhausted(final_error, retries, elapsed));
             };
             retries += 1;
-            let reason = match &failure {
-                Failure::Status { status, .. } if concurrency => {
-                    format!("HTTP {} (concurrency limit)", status.as_u16())
-                }
-                Failure::Status { status, .. } => format!("HTTP {}", status.as_u16()),
-                Failure::Transport(t) => t.describe(),
-                Failure::Decode(p) => format!("undecodable body ({p})"),
-            };
-            if concurrency && let Some((from, to)) = self.gate.reduce() {
-                tel.emit(&ConcurrencyReduced { from, to });
-            }
-            if rate_limited {
-                let rate = match &failure {
-                    Failure::Status { rate, .. } => Some(rate),
-                    _ => None,
-                };
-                tel.emit(&RateLimitWait {
-                    bucket: req.bucket.name(),
-                    wait,
-                    reason: if concurrency { "concurrency" } else { "429" },
-                    limit: rate.and_then(|r| r.limit),
-                    remaining: rate.and_then(|r| r.remaining),
-                });
-            }
-            tel.emit(&RetryScheduled {
-                endpoint: req.endpoint,
-                retry: retries,
-                max_retries: self.policy.max_retries,
-                reason: &reason,
+            let retry = Retry {
+                n: retries,
                 wait,
-            });
+                rate_limited,
+                concurrency,
+            };
+            self.announce(&failure, &retry, req, tel);
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return Err(cancelled(req)),
@@ -275,6 +228,126 @@ impl OktaClient {
             }
         }
     }
+
+    /// One paced attempt with the credential's headers for it.
+    async fn attempt(
+        &self,
+        url: &Url,
+        req: &RequestInfo<'_>,
+        tel: &RunTelemetry,
+    ) -> Result<Attempt> {
+        let _permit = self.gate.acquire().await;
+        let ticket = self.pacer.acquire(req.bucket, tel).await;
+        let auth = self.http.credential().authorize(&Method::GET, url).await?;
+        tel.count_request();
+        Ok(match self.http.get(url, auth).await {
+            Ok(resp) => {
+                let rate = RateHeaders::from_headers(&resp.headers);
+                ticket.complete(&rate);
+                Ok((resp, rate))
+            }
+            Err(e) => Err(e),
+        })
+    }
+
+    /// The decoded answer or the final error (`Ok`), or a failure that may be worth another
+    /// attempt, with the error to report if it is not (`Err`).
+    fn classify<T>(
+        &self,
+        outcome: Attempt,
+        req: &RequestInfo<'_>,
+        decode: &impl Fn(&[u8]) -> std::result::Result<T, String>,
+    ) -> std::result::Result<Result<Fetched<T>>, Failed> {
+        match outcome {
+            Ok((resp, _)) if resp.status.is_success() => match decode(&resp.body) {
+                Ok(value) => {
+                    self.gate.succeeded();
+                    Ok(Ok(Fetched {
+                        value,
+                        headers: resp.headers,
+                    }))
+                }
+                Err(problem) => {
+                    let err = ConnectorError::protocol(format!(
+                        "{} on {} returned a body that is not the expected JSON: {problem}",
+                        req.endpoint, req.org
+                    ));
+                    Err((Failure::Decode(problem), err))
+                }
+            },
+            Ok((resp, rate)) => {
+                let err = http_error(resp.status, &resp.headers, &resp.body, req);
+                if resp.status.as_u16() != 429 && !is_retryable_status(resp.status) {
+                    return Ok(Err(err));
+                }
+                let status = resp.status;
+                Err((Failure::Status { status, rate }, err))
+            }
+            Err(t) => {
+                let err = transport_error(&t, req);
+                Err((Failure::Transport(t), err))
+            }
+        }
+    }
+
+    /// Logs a scheduled retry (and the rate-limit wait or concurrency reduction behind it).
+    fn announce(
+        &self,
+        failure: &Failure,
+        retry: &Retry,
+        req: &RequestInfo<'_>,
+        tel: &RunTelemetry,
+    ) {
+        let reason = match failure {
+            Failure::Status { status, .. } if retry.concurrency => {
+                format!("HTTP {} (concurrency limit)", status.as_u16())
+            }
+            Failure::Status { status, .. } => format!("HTTP {}", status.as_u16()),
+            Failure::Transport(t) => t.describe(),
+            Failure::Decode(p) => format!("undecodable body ({p})"),
+        };
+        if retry.concurrency
+            && let Some((from, to)) = self.gate.reduce()
+        {
+            tel.emit(&ConcurrencyReduced { from, to });
+        }
+        if retry.rate_limited {
+            let rate = match failure {
+                Failure::Status { rate, .. } => Some(rate),
+                _ => None,
+            };
+            tel.emit(&RateLimitWait {
+                bucket: req.bucket.name(),
+                wait: retry.wait,
+                reason: if retry.concurrency {
+                    "concurrency"
+                } else {
+                    "429"
+                },
+                limit: rate.and_then(|r| r.limit),
+                remaining: rate.and_then(|r| r.remaining),
+            });
+        }
+        tel.emit(&RetryScheduled {
+            endpoint: req.endpoint,
+            retry: retry.n,
+            max_retries: self.policy.max_retries,
+            reason: &reason,
+            wait: retry.wait,
+        });
+    }
+}
+
+/// A retry about to be made.
+struct Retry {
+    /// Its number (1-based).
+    n: u32,
+    /// The wait before it (real time).
+    wait: Duration,
+    /// Whether the wait is a rate-limit wait.
+    rate_limited: bool,
+    /// Whether Okta's concurrency limit was hit.
+    concurrency: bool,
 }
 
 fn cancelled(req: &RequestInfo<'_>) -> ConnectorError {
