@@ -25,8 +25,7 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 mod auth;
-#[doc(hidden)]
-pub mod client;
+mod client;
 pub mod clock;
 pub mod config;
 mod endpoints;
@@ -37,6 +36,10 @@ mod plan;
 mod run;
 mod telemetry;
 pub mod watermark;
+
+/// The `Link` header parser (for the fuzz targets).
+#[doc(hidden)]
+pub use client::pagination::parse_links;
 
 use std::sync::Arc;
 

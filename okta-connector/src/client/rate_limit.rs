@@ -402,6 +402,7 @@ impl ConcurrencyGate {
     }
 
     /// Requests allowed in flight now.
+    #[cfg(test)]
     pub fn limit(&self) -> usize {
         self.lock().limit
     }

@@ -158,8 +158,13 @@ pub struct Fetched<T> {
 /// What became of one attempt, before retry decisions.
 type Attempt = std::result::Result<(RawResponse, RateHeaders), TransportError>;
 
-/// A failed attempt: why (for the retry decision) and the error if it is final.
-type Failed = (Failure, ConnectorError);
+/// What an attempt means for the request.
+enum Classified<T> {
+    /// The request is over: the decoded answer, or a final error.
+    Done(Result<Fetched<T>>),
+    /// A failure that may be worth another attempt, and the error if it is final.
+    Failed(Failure, ConnectorError),
+}
 
 impl OktaClient {
     /// GETs `url` with pacing, retries and back-off, and decodes the body with `decode`.
@@ -198,8 +203,8 @@ impl OktaClient {
                 }
             }
             let (failure, final_error) = match self.classify(outcome, req, &decode) {
-                Ok(fetched) => return fetched,
-                Err(failed) => failed,
+                Classified::Done(fetched) => return fetched,
+                Classified::Failed(failure, error) => (failure, error),
             };
             let Step::Retry {
                 wait,
@@ -250,19 +255,18 @@ impl OktaClient {
         })
     }
 
-    /// The decoded answer or the final error (`Ok`), or a failure that may be worth another
-    /// attempt, with the error to report if it is not (`Err`).
+    /// What `outcome` means for the request.
     fn classify<T>(
         &self,
         outcome: Attempt,
         req: &RequestInfo<'_>,
         decode: &impl Fn(&[u8]) -> std::result::Result<T, String>,
-    ) -> std::result::Result<Result<Fetched<T>>, Failed> {
+    ) -> Classified<T> {
         match outcome {
             Ok((resp, _)) if resp.status.is_success() => match decode(&resp.body) {
                 Ok(value) => {
                     self.gate.succeeded();
-                    Ok(Ok(Fetched {
+                    Classified::Done(Ok(Fetched {
                         value,
                         headers: resp.headers,
                     }))
@@ -272,20 +276,20 @@ impl OktaClient {
                         "{} on {} returned a body that is not the expected JSON: {problem}",
                         req.endpoint, req.org
                     ));
-                    Err((Failure::Decode(problem), err))
+                    Classified::Failed(Failure::Decode(problem), err)
                 }
             },
             Ok((resp, rate)) => {
                 let err = http_error(resp.status, &resp.headers, &resp.body, req);
                 if resp.status.as_u16() != 429 && !is_retryable_status(resp.status) {
-                    return Ok(Err(err));
+                    return Classified::Done(Err(err));
                 }
                 let status = resp.status;
-                Err((Failure::Status { status, rate }, err))
+                Classified::Failed(Failure::Status { status, rate }, err)
             }
             Err(t) => {
                 let err = transport_error(&t, req);
-                Err((Failure::Transport(t), err))
+                Classified::Failed(Failure::Transport(t), err)
             }
         }
     }

@@ -267,43 +267,33 @@ fn check_range<T: PartialOrd + std::fmt::Display + Copy>(
     Ok(())
 }
 
+/// What makes `d` more (or less) than a bare host name, if anything.
+fn not_a_bare_host(d: &str) -> Option<String> {
+    if d.is_empty() {
+        Some("is empty; set it to your org's host name, e.g. contoso.okta.com".to_owned())
+    } else if d.contains("://") {
+        Some(format!(
+            "must be a host name only, e.g. contoso.okta.com — remove the scheme from \"{d}\""
+        ))
+    } else if d.contains('/') || d.contains('?') || d.contains('#') {
+        Some(format!(
+            "must be a host name only, e.g. contoso.okta.com — remove the path from \"{d}\""
+        ))
+    } else if d.contains('@') {
+        Some("must not contain credentials (user@host); give the host name only".to_owned())
+    } else if d.contains(':') {
+        Some(format!(
+            "must not contain a port (\"{d}\"); Okta is always served on 443 — use ApiBaseUrl for a test server"
+        ))
+    } else {
+        None
+    }
+}
+
 fn validate_org_domain(raw: &str) -> Result<String> {
     let d = raw.trim();
-    if d.is_empty() {
-        return Err(invalid(
-            "OrgDomain",
-            "is empty; set it to your org's host name, e.g. contoso.okta.com",
-        ));
-    }
-    if d.contains("://") {
-        return Err(invalid(
-            "OrgDomain",
-            &format!(
-                "must be a host name only, e.g. contoso.okta.com — remove the scheme from \"{d}\""
-            ),
-        ));
-    }
-    if d.contains('/') || d.contains('?') || d.contains('#') {
-        return Err(invalid(
-            "OrgDomain",
-            &format!(
-                "must be a host name only, e.g. contoso.okta.com — remove the path from \"{d}\""
-            ),
-        ));
-    }
-    if d.contains('@') {
-        return Err(invalid(
-            "OrgDomain",
-            "must not contain credentials (user@host); give the host name only",
-        ));
-    }
-    if d.contains(':') {
-        return Err(invalid(
-            "OrgDomain",
-            &format!(
-                "must not contain a port (\"{d}\"); Okta is always served on 443 — use ApiBaseUrl for a test server"
-            ),
-        ));
+    if let Some(what) = not_a_bare_host(d) {
+        return Err(invalid("OrgDomain", &what));
     }
     let d = d.trim_end_matches('.').to_ascii_lowercase();
     let labels: Vec<&str> = d.split('.').collect();
