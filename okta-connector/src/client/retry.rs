@@ -489,3 +489,145 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod auth_tests {
+    //! The credential seam as the client uses it: fresh headers per attempt, one more attempt
+    //! after a 401 only when the credential asks for it, and a second 401 final.
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use connector_api::{Context, ErrorKind};
+    use reqwest::header::{AUTHORIZATION, HeaderValue};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::auth::Credential;
+    use crate::client::ClientOptions;
+    use crate::clock::ManualClock;
+    use crate::okta::Bucket;
+
+    /// Counts `authorize` and `rejected` calls; answers `retry` to the first rejection only.
+    #[derive(Debug)]
+    struct Counting {
+        authorized: AtomicUsize,
+        rejected: AtomicUsize,
+        retry: AuthRetry,
+    }
+
+    #[async_trait]
+    impl Credential for Counting {
+        async fn authorize(&self, _: &Method, _: &Url) -> Result<HeaderMap> {
+            let n = self.authorized.fetch_add(1, Ordering::SeqCst);
+            let mut headers = HeaderMap::new();
+            let mut value = HeaderValue::try_from(format!("Test {n}")).unwrap();
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+            Ok(headers)
+        }
+
+        async fn rejected(&self, status: StatusCode, _: &HeaderMap) -> Result<AuthRetry> {
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            let n = self.rejected.fetch_add(1, Ordering::SeqCst);
+            Ok(if n == 0 { self.retry } else { AuthRetry::No })
+        }
+
+        fn describe(&self) -> String {
+            "test credential".to_owned()
+        }
+    }
+
+    /// Answers the connections in turn with `answers`, then 200 `[]`; counts requests.
+    async fn server(answers: Vec<&'static str>) -> (u16, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let answer = answers.get(n).copied().unwrap_or(
+                    "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]",
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        (port, hits)
+    }
+
+    const UNAUTHORIZED: &str = "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\
+        content-length: 2\r\nconnection: close\r\n\r\n{}";
+
+    async fn fetch_with(
+        retry: AuthRetry,
+        answers: Vec<&'static str>,
+    ) -> (Result<()>, usize, Arc<Counting>) {
+        let (port, hits) = server(answers).await;
+        let credential = Arc::new(Counting {
+            authorized: AtomicUsize::new(0),
+            rejected: AtomicUsize::new(0),
+            retry,
+        });
+        let options = ClientOptions {
+            base_url: Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
+            org_domain: "contoso.okta.com".to_owned(),
+            max_retries: 3,
+            max_backoff: Duration::from_secs(30),
+            max_concurrency: 2,
+            rate_limit_share: 1.0,
+            request_timeout: Duration::from_secs(10),
+            time_scale: 1.0,
+        };
+        let client =
+            OktaClient::new(&options, credential.clone(), Arc::new(ManualClock::new())).unwrap();
+        let (ctx, _logs) = Context::for_tests();
+        let tel = RunTelemetry::new(&ctx);
+        let req = RequestInfo {
+            endpoint: "GET /api/v1/users",
+            bucket: Bucket::Users,
+            org: "contoso.okta.com",
+            user_search_filter: None,
+        };
+        let url = client.http.origin().url("/api/v1/users");
+        let result = client.fetch(&url, &req, &tel, |_| Ok(())).await.map(|_| ());
+        (result, hits.load(Ordering::SeqCst), credential)
+    }
+
+    #[tokio::test]
+    async fn a_401_is_sent_again_once_when_the_credential_asks() {
+        let (result, hits, c) = fetch_with(AuthRetry::Once, vec![UNAUTHORIZED]).await;
+        result.unwrap();
+        assert_eq!(hits, 2);
+        assert_eq!(
+            c.authorized.load(Ordering::SeqCst),
+            2,
+            "fresh headers per attempt"
+        );
+        assert_eq!(c.rejected.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_second_401_is_final() {
+        let (result, hits, c) = fetch_with(AuthRetry::Once, vec![UNAUTHORIZED, UNAUTHORIZED]).await;
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::Unauthenticated);
+        assert_eq!(hits, 2);
+        assert_eq!(
+            c.rejected.load(Ordering::SeqCst),
+            1,
+            "not asked again for that request"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_401_the_credential_cannot_fix_fails_at_once() {
+        let (result, hits, c) = fetch_with(AuthRetry::No, vec![UNAUTHORIZED]).await;
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::Unauthenticated);
+        assert_eq!(hits, 1);
+        assert_eq!(c.authorized.load(Ordering::SeqCst), 1);
+    }
+}
