@@ -1,6 +1,6 @@
 //! Time is a parameter: the monotonic clock and sleeper every wait goes through.
 //!
-//! Production code uses [`TokioClock`]. Tests use [`ManualClock`] (outside this crate with the
+//! Production code uses [`TokioClock`]. Tests use `ManualClock` (outside this crate with the
 //! `testkit` feature), whose `sleep` returns at
 //! once and moves the clock forward, so rate-limit and retry logic runs instantly and
 //! deterministically. Nothing in this crate reads the local *wall* clock: watermarks and
