@@ -1,9 +1,8 @@
 //! Time is a parameter: the monotonic clock and sleeper every wait goes through.
 //!
 //! Production code uses [`TokioClock`]. Tests use `ManualClock` (outside this crate with the
-//! `testkit` feature), whose `sleep` returns at
-//! once and moves the clock forward, so rate-limit and retry logic runs instantly and
-//! deterministically. Nothing in this crate reads the local *wall* clock: watermarks and
+//! `testkit` feature), whose `sleep` returns at once and moves the clock forward, so rate-limit
+//! and retry logic runs instantly and deterministically. Nothing in this crate reads the local *wall* clock: watermarks and
 //! rate-limit windows are computed from the server's `Date` and `X-Rate-Limit-Reset` headers.
 
 use std::fmt;
