@@ -1,149 +1,30 @@
-//! Configuration: `ConfigJson` (non-secret settings) and `AuthJson` (the resolved API token).
+//! Configuration: `ConfigJson` (non-secret settings, [`json`]) with its IGA section ([`iga`]),
+//! and `AuthJson` (the resolved credential, [`auth`]), validated into a [`Config`] and
+//! [`AuthSettings`].
 //!
 //! Both are parsed strictly: an unknown field, a wrong type or an out-of-range value is rejected
 //! with an [`ErrorKind::InvalidConfig`](connector_api::ErrorKind) error that names the field and
 //! says what to do. `docs/okta-connector.md` documents every key.
 //!
-//! The token only ever lives in a [`SecretString`]; no message produced here quotes any part of
-//! the authentication JSON's values.
+//! Secrets only ever live in a [`SecretString`](secrecy::SecretString); no message produced here
+//! quotes any part of the authentication JSON's values. This module depends on the Okta facts
+//! ([`crate::okta`]) only.
+
+pub mod auth;
+pub mod iga;
+pub mod json;
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use connector_api::{ConnectorError, Result, Settings};
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use url::Url;
 
-/// Okta's maximum `limit` for `GET /api/v1/users`.
-pub const MAX_USER_PAGE_SIZE: u32 = 200;
-/// Okta's maximum `limit` for `GET /api/v1/groups`.
-pub const MAX_GROUP_PAGE_SIZE: u32 = 10_000;
-/// The largest `limit` this connector sends to `GET /api/v1/groups/{groupId}/users` (Okta's own
-/// default page size for that endpoint; the spec sets no maximum).
-pub const MAX_MEMBER_PAGE_SIZE: u32 = 1_000;
+pub use auth::AuthSettings;
+pub use iga::{IgaConfig, IgaJson};
+pub use json::{ConfigJson, ExternalIdAttribute};
 
-/// The connector's JSON configuration, exactly as an operator writes it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "PascalCase")]
-pub struct ConfigJson {
-    /// The org's host name: `contoso.okta.com`, `contoso.oktapreview.com` or a custom domain.
-    pub org_domain: String,
-    /// Optional Okta `search` expression restricting which users are imported.
-    #[serde(default)]
-    pub user_search_filter: Option<String>,
-    /// Users per page (1–200).
-    #[serde(default = "defaults::page_size")]
-    pub page_size: u32,
-    /// Groups per page (1–10000).
-    #[serde(default = "defaults::group_page_size")]
-    pub group_page_size: u32,
-    /// Group members per page (1–1000).
-    #[serde(default = "defaults::member_page_size")]
-    pub member_page_size: u32,
-    /// Import `User` objects.
-    #[serde(default = "defaults::yes")]
-    pub import_users: bool,
-    /// Import `Group` objects.
-    #[serde(default = "defaults::yes")]
-    pub import_groups: bool,
-    /// Import `GroupMember` objects.
-    #[serde(default = "defaults::yes")]
-    pub import_memberships: bool,
-    /// Which user attribute becomes the `User` external id.
-    #[serde(default)]
-    pub external_id_attribute: ExternalIdAttribute,
-    /// Override of `https://{OrgDomain}` (tests, the simulator, a forward proxy).
-    #[serde(default)]
-    pub api_base_url: Option<String>,
-    /// Retries per request after 429, 5xx and transport errors.
-    #[serde(default = "defaults::max_retries")]
-    pub max_retries: u32,
-    /// Upper bound of one exponential back-off wait, in seconds.
-    #[serde(default = "defaults::max_backoff_seconds")]
-    pub max_backoff_seconds: u64,
-    /// Group member listings fetched at the same time.
-    #[serde(default = "defaults::max_concurrency")]
-    pub max_concurrency: u32,
-    /// Share of each Okta rate-limit bucket this connector may use (0 < x ≤ 1).
-    #[serde(default = "defaults::rate_limit_share")]
-    pub rate_limit_share: f64,
-    /// Per-request timeout in seconds (connect, send and read the whole page).
-    #[serde(default = "defaults::request_timeout_seconds")]
-    pub request_timeout_seconds: u64,
-    /// How far before a run's start (server time) the next delta run looks back.
-    #[serde(default = "defaults::delta_safety_margin_seconds")]
-    pub delta_safety_margin_seconds: u64,
-    /// Simulator only: how many times faster than real time the server clock runs.
-    #[serde(default = "defaults::time_scale")]
-    pub simulator_time_scale: f64,
-    /// Okta Identity Governance objects (off by default); see [`crate::iga_config`].
-    #[serde(default)]
-    pub iga: crate::iga_config::IgaJson,
-}
-
-mod defaults {
-    pub fn page_size() -> u32 {
-        200
-    }
-    pub fn group_page_size() -> u32 {
-        1_000
-    }
-    pub fn member_page_size() -> u32 {
-        1_000
-    }
-    pub fn yes() -> bool {
-        true
-    }
-    pub fn max_retries() -> u32 {
-        3
-    }
-    pub fn max_backoff_seconds() -> u64 {
-        30
-    }
-    pub fn max_concurrency() -> u32 {
-        8
-    }
-    pub fn rate_limit_share() -> f64 {
-        0.5
-    }
-    pub fn request_timeout_seconds() -> u64 {
-        60
-    }
-    pub fn delta_safety_margin_seconds() -> u64 {
-        120
-    }
-    pub fn time_scale() -> f64 {
-        1.0
-    }
-}
-
-/// Which Okta user attribute is the `User` external id.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub enum ExternalIdAttribute {
-    /// The immutable Okta user id (`00u…`). Recommended.
-    #[default]
-    #[serde(rename = "id")]
-    Id,
-    /// `profile.login` (changes when a user is renamed).
-    #[serde(rename = "login")]
-    Login,
-}
-
-/// The authentication JSON, after the host resolved its secret references.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AuthJson {
-    #[serde(rename = "Mode")]
-    mode: AuthMode,
-    #[serde(rename = "ApiKey")]
-    api_key: SecretString,
-}
-
-#[derive(Deserialize)]
-enum AuthMode {
-    ApiKey,
-}
+use crate::okta::{MAX_GROUP_PAGE_SIZE, MAX_MEMBER_PAGE_SIZE, MAX_USER_PAGE_SIZE};
 
 /// A validated configuration, ready to build a client from.
 #[derive(Debug, Clone)]
@@ -183,40 +64,19 @@ pub struct Config {
     /// Server seconds per real second (1 against real Okta).
     pub time_scale: f64,
     /// What the IGA part of a run imports.
-    pub iga: crate::iga_config::IgaConfig,
-}
-
-/// The API token; only ever held as a secret.
-pub struct ApiToken(SecretString);
-
-impl ApiToken {
-    /// The token, for the one place that builds the `Authorization` header.
-    pub(crate) fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-
-    #[cfg(test)]
-    pub(crate) fn for_tests(token: &str) -> Self {
-        ApiToken(SecretString::from(token.to_owned()))
-    }
-}
-
-impl std::fmt::Debug for ApiToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiToken([redacted])")
-    }
+    pub iga: IgaConfig,
 }
 
 impl Config {
-    /// Parses and validates `settings`: the configuration and the token.
+    /// Parses and validates `settings`: the configuration and the credential.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidConfig`](connector_api::ErrorKind) naming the field and the fix.
-    pub fn from_settings(settings: &Settings) -> Result<(Config, ApiToken)> {
-        let json = parse_config_json(&settings.config)?;
+    pub fn from_settings(settings: &Settings) -> Result<(Config, AuthSettings)> {
+        let json = json::parse_config_json(&settings.config)?;
         let config = Config::validate(json)?;
-        let token = parse_auth_json(&settings.auth)?;
-        Ok((config, token))
+        let auth = auth::parse_auth_json(&settings.auth)?;
+        Ok((config, auth))
     }
 
     /// Validates a parsed `ConfigJson`.
@@ -231,112 +91,16 @@ impl Config {
             Some(raw) => validate_api_base_url(raw)?,
         };
         let loopback = json.api_base_url.is_some() && is_loopback(&base_url);
-
-        check_range(
-            "PageSize",
-            json.page_size,
-            1,
-            MAX_USER_PAGE_SIZE,
-            "Okta's maximum for /api/v1/users",
-        )?;
-        check_range(
-            "GroupPageSize",
-            json.group_page_size,
-            1,
-            MAX_GROUP_PAGE_SIZE,
-            "Okta's maximum for /api/v1/groups",
-        )?;
-        check_range(
-            "MemberPageSize",
-            json.member_page_size,
-            1,
-            MAX_MEMBER_PAGE_SIZE,
-            "Okta's page size for /api/v1/groups/{groupId}/users",
-        )?;
-        check_range(
-            "MaxRetries",
-            json.max_retries,
-            0,
-            20,
-            "more retries only hide an outage",
-        )?;
-        check_range(
-            "MaxConcurrency",
-            json.max_concurrency,
-            1,
-            64,
-            "Okta's concurrency limit is 15–75 requests per org, shared by every integration",
-        )?;
-        check_range("MaxBackoffSeconds", json.max_backoff_seconds, 1, 600, "")?;
-        check_range(
-            "RequestTimeoutSeconds",
-            json.request_timeout_seconds,
-            1,
-            600,
-            "",
-        )?;
-        check_range(
-            "DeltaSafetyMarginSeconds",
-            json.delta_safety_margin_seconds,
-            0,
-            86_400,
-            "",
-        )?;
-
-        if !(json.rate_limit_share.is_finite()
-            && json.rate_limit_share > 0.0
-            && json.rate_limit_share <= 1.0)
-        {
-            return Err(invalid(
-                "RateLimitShare",
-                &format!(
-                    "must be greater than 0 and at most 1 (a fraction of each Okta rate-limit bucket, e.g. 0.5); got {}",
-                    json.rate_limit_share
-                ),
-            ));
-        }
-        if !(json.simulator_time_scale.is_finite() && json.simulator_time_scale > 0.0) {
-            return Err(invalid(
-                "SimulatorTimeScale",
-                &format!(
-                    "must be a positive number; got {}",
-                    json.simulator_time_scale
-                ),
-            ));
-        }
-        if json.simulator_time_scale != 1.0 && !loopback {
-            return Err(invalid(
-                "SimulatorTimeScale",
-                "is only for the Okta simulator and requires an ApiBaseUrl on a loopback address; remove it when talking to Okta",
-            ));
-        }
-        let iga = crate::iga_config::IgaConfig::validate(&json.iga)?;
+        check_ranges(&json)?;
+        check_rates(&json, loopback)?;
+        let iga = IgaConfig::validate(&json.iga)?;
         if !(json.import_users || json.import_groups || json.import_memberships || iga.enabled) {
             return Err(ConnectorError::invalid_config(
                 "ConfigJson: ImportUsers, ImportGroups and ImportMemberships are all false and Iga.Enabled is not set, so there is nothing to import",
             )
             .with_remediation("Set at least one of ImportUsers, ImportGroups, ImportMemberships or Iga.Enabled to true"));
         }
-
-        let user_search_filter = match json.user_search_filter.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(expr) => {
-                if expr.chars().any(char::is_control) {
-                    return Err(invalid(
-                        "UserSearchFilter",
-                        "contains control characters (line breaks, tabs); write the expression on one line",
-                    ));
-                }
-                if expr.len() > 2_000 {
-                    return Err(invalid(
-                        "UserSearchFilter",
-                        "is longer than 2000 characters; Okta rejects overly complex search expressions",
-                    ));
-                }
-                Some(expr.to_owned())
-            }
-        };
-
+        let user_search_filter = user_search_filter(json.user_search_filter.as_deref())?;
         Ok(Config {
             org_domain,
             base_url,
@@ -364,17 +128,115 @@ impl Config {
     /// The admin-console host of the org (`contoso-admin.okta.com`), if the org domain is an
     /// Okta-hosted one. Okta's IGA APIs put it in `next` links.
     pub fn admin_domain(&self) -> Option<String> {
-        let (sub, rest) = self.org_domain.split_once('.')?;
-        let okta_hosted = [
-            "okta.com",
-            "oktapreview.com",
-            "okta-emea.com",
-            "okta-gov.com",
-            "okta.mil",
-        ];
-        okta_hosted
-            .contains(&rest)
-            .then(|| format!("{sub}-admin.{rest}"))
+        crate::okta::admin_domain(&self.org_domain)
+    }
+}
+
+/// The integer settings, each within its range.
+fn check_ranges(json: &ConfigJson) -> Result<()> {
+    check_range(
+        "PageSize",
+        json.page_size,
+        1,
+        MAX_USER_PAGE_SIZE,
+        "Okta's maximum for /api/v1/users",
+    )?;
+    check_range(
+        "GroupPageSize",
+        json.group_page_size,
+        1,
+        MAX_GROUP_PAGE_SIZE,
+        "Okta's maximum for /api/v1/groups",
+    )?;
+    check_range(
+        "MemberPageSize",
+        json.member_page_size,
+        1,
+        MAX_MEMBER_PAGE_SIZE,
+        "Okta's page size for /api/v1/groups/{groupId}/users",
+    )?;
+    check_range(
+        "MaxRetries",
+        json.max_retries,
+        0,
+        20,
+        "more retries only hide an outage",
+    )?;
+    check_range(
+        "MaxConcurrency",
+        json.max_concurrency,
+        1,
+        64,
+        "Okta's concurrency limit is 15–75 requests per org, shared by every integration",
+    )?;
+    check_range("MaxBackoffSeconds", json.max_backoff_seconds, 1, 600, "")?;
+    check_range(
+        "RequestTimeoutSeconds",
+        json.request_timeout_seconds,
+        1,
+        600,
+        "",
+    )?;
+    check_range(
+        "DeltaSafetyMarginSeconds",
+        json.delta_safety_margin_seconds,
+        0,
+        86_400,
+        "",
+    )
+}
+
+/// `RateLimitShare` and `SimulatorTimeScale` (the latter only against a loopback simulator).
+fn check_rates(json: &ConfigJson, loopback: bool) -> Result<()> {
+    if !(json.rate_limit_share.is_finite()
+        && json.rate_limit_share > 0.0
+        && json.rate_limit_share <= 1.0)
+    {
+        return Err(invalid(
+            "RateLimitShare",
+            &format!(
+                "must be greater than 0 and at most 1 (a fraction of each Okta rate-limit bucket, e.g. 0.5); got {}",
+                json.rate_limit_share
+            ),
+        ));
+    }
+    if !(json.simulator_time_scale.is_finite() && json.simulator_time_scale > 0.0) {
+        return Err(invalid(
+            "SimulatorTimeScale",
+            &format!(
+                "must be a positive number; got {}",
+                json.simulator_time_scale
+            ),
+        ));
+    }
+    if json.simulator_time_scale != 1.0 && !loopback {
+        return Err(invalid(
+            "SimulatorTimeScale",
+            "is only for the Okta simulator and requires an ApiBaseUrl on a loopback address; remove it when talking to Okta",
+        ));
+    }
+    Ok(())
+}
+
+/// The `UserSearchFilter`, trimmed; `None` when unset or blank.
+fn user_search_filter(raw: Option<&str>) -> Result<Option<String>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(expr) => {
+            if expr.chars().any(char::is_control) {
+                return Err(invalid(
+                    "UserSearchFilter",
+                    "contains control characters (line breaks, tabs); write the expression on one line",
+                ));
+            }
+            if expr.len() > 2_000 {
+                return Err(invalid(
+                    "UserSearchFilter",
+                    "is longer than 2000 characters; Okta rejects overly complex search expressions",
+                ));
+            }
+            Ok(Some(expr.to_owned()))
+        }
     }
 }
 
@@ -405,130 +267,33 @@ fn check_range<T: PartialOrd + std::fmt::Display + Copy>(
     Ok(())
 }
 
-/// Parses `ConfigJson`, naming the JSON path of the first problem.
-fn parse_config_json(value: &serde_json::Value) -> Result<ConfigJson> {
-    if !value.is_object() {
-        return Err(ConnectorError::invalid_config(
-            "ConfigJson must be a JSON object such as {\"OrgDomain\": \"contoso.okta.com\"}",
-        ));
-    }
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        let at = if path == "." {
-            String::new()
-        } else {
-            format!(" at `{path}`")
-        };
-        ConnectorError::invalid_config(format!("ConfigJson{at}: {inner}")).with_remediation(
-            "Fix the connector's ConfigJson; every key is listed in docs/okta-connector.md",
-        )
-    })
-}
-
-/// Parses `AuthJson` without ever quoting its values (they may be the token).
-fn parse_auth_json(auth: &SecretString) -> Result<ApiToken> {
-    let hint = "AuthJson must look like {\"Mode\": \"ApiKey\", \"ApiKey\": \"secret://…\"}";
-    let mut de = serde_json::Deserializer::from_str(auth.expose_secret());
-    let parsed: std::result::Result<AuthJson, _> = serde_path_to_error::deserialize(&mut de);
-    let parsed = match parsed {
-        Ok(p) => p,
-        Err(err) => {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            let text = inner.to_string();
-            let what = if inner.is_syntax() || inner.is_eof() {
-                format!(
-                    "AuthJson is not valid JSON (line {}, column {})",
-                    inner.line(),
-                    inner.column()
-                )
-            } else if text.starts_with("missing field") {
-                // serde names our own field here, never a value.
-                format!(
-                    "AuthJson: {}",
-                    text.split(" at line").next().unwrap_or(&text)
-                )
-            } else if text.starts_with("unknown field") {
-                "AuthJson has an unknown field; the allowed fields are Mode and ApiKey".to_owned()
-            } else if text.starts_with("unknown variant") {
-                "AuthJson.Mode must be \"ApiKey\" (the only mode this version supports)".to_owned()
-            } else if matches!(path.as_str(), "Mode" | "ApiKey") {
-                format!("AuthJson.{path} must be a string")
-            } else {
-                "AuthJson must be a JSON object with the fields Mode and ApiKey".to_owned()
-            };
-            return Err(ConnectorError::invalid_config(what).with_remediation(hint));
-        }
-    };
-    let AuthMode::ApiKey = parsed.mode;
-    let token = parsed.api_key.expose_secret();
-    // These messages say "the API token" instead of naming its field: a host may redact every
-    // string value of the auth JSON from messages, and the mode's value is that field's name.
-    let problem = if token.trim().is_empty() {
-        Some("AuthJson: the API token is empty")
-    } else if token.starts_with("secret://") {
-        Some(
-            "AuthJson: the API token is still an unresolved secret reference; the host must resolve it before creating the connector",
-        )
-    } else if token
-        .as_bytes()
-        .get(..5)
-        .is_some_and(|p| p.eq_ignore_ascii_case(b"SSWS "))
-    {
-        Some("AuthJson: the API token must be the bare token, without the \"SSWS \" prefix")
-    } else if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        Some(
-            "AuthJson: the API token contains spaces, line breaks or non-ASCII characters; copy it again",
-        )
+/// What makes `d` more (or less) than a bare host name, if anything.
+fn not_a_bare_host(d: &str) -> Option<String> {
+    if d.is_empty() {
+        Some("is empty; set it to your org's host name, e.g. contoso.okta.com".to_owned())
+    } else if d.contains("://") {
+        Some(format!(
+            "must be a host name only, e.g. contoso.okta.com — remove the scheme from \"{d}\""
+        ))
+    } else if d.contains('/') || d.contains('?') || d.contains('#') {
+        Some(format!(
+            "must be a host name only, e.g. contoso.okta.com — remove the path from \"{d}\""
+        ))
+    } else if d.contains('@') {
+        Some("must not contain credentials (user@host); give the host name only".to_owned())
+    } else if d.contains(':') {
+        Some(format!(
+            "must not contain a port (\"{d}\"); Okta is always served on 443 — use ApiBaseUrl for a test server"
+        ))
     } else {
         None
-    };
-    if let Some(problem) = problem {
-        return Err(ConnectorError::invalid_config(problem).with_remediation(
-            "Store the token created under Security → API → Tokens, exactly as Okta showed it, as the connector's secret",
-        ));
     }
-    Ok(ApiToken(parsed.api_key))
 }
 
 fn validate_org_domain(raw: &str) -> Result<String> {
     let d = raw.trim();
-    if d.is_empty() {
-        return Err(invalid(
-            "OrgDomain",
-            "is empty; set it to your org's host name, e.g. contoso.okta.com",
-        ));
-    }
-    if d.contains("://") {
-        return Err(invalid(
-            "OrgDomain",
-            &format!(
-                "must be a host name only, e.g. contoso.okta.com — remove the scheme from \"{d}\""
-            ),
-        ));
-    }
-    if d.contains('/') || d.contains('?') || d.contains('#') {
-        return Err(invalid(
-            "OrgDomain",
-            &format!(
-                "must be a host name only, e.g. contoso.okta.com — remove the path from \"{d}\""
-            ),
-        ));
-    }
-    if d.contains('@') {
-        return Err(invalid(
-            "OrgDomain",
-            "must not contain credentials (user@host); give the host name only",
-        ));
-    }
-    if d.contains(':') {
-        return Err(invalid(
-            "OrgDomain",
-            &format!(
-                "must not contain a port (\"{d}\"); Okta is always served on 443 — use ApiBaseUrl for a test server"
-            ),
-        ));
+    if let Some(what) = not_a_bare_host(d) {
+        return Err(invalid("OrgDomain", &what));
     }
     let d = d.trim_end_matches('.').to_ascii_lowercase();
     let labels: Vec<&str> = d.split('.').collect();
@@ -608,6 +373,7 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
     use serde_json::json;
 
     fn settings(config: serde_json::Value) -> Settings {
@@ -635,7 +401,8 @@ mod tests {
         assert_eq!(c.max_backoff, Duration::from_secs(30));
         assert_eq!(c.rate_limit_share, 0.5);
         assert_eq!(c.time_scale, 1.0);
-        assert_eq!(t.expose(), "canary-5f2e9b");
+        let AuthSettings::ApiKey(key) = &t;
+        assert_eq!(secrecy::ExposeSecret::expose_secret(key), "canary-5f2e9b");
         assert_eq!(c.admin_domain().as_deref(), Some("contoso-admin.okta.com"));
         assert!(!format!("{t:?}").contains("canary"));
     }

@@ -12,9 +12,8 @@ use std::collections::BTreeSet;
 use connector_api::{ConnectorError, Result};
 use serde::Deserialize;
 
-use crate::endpoints::iga::MAX_PAGE_SIZE;
-use crate::endpoints::iga::resources::ResourceKind;
-use crate::mapping::iga::IgaType;
+use crate::okta::iga::IgaType;
+use crate::okta::{MAX_IGA_PAGE_SIZE as MAX_PAGE_SIZE, ResourceKind};
 
 /// `ConfigJson.Iga`, exactly as an operator writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -237,7 +236,7 @@ mod config_json_tests {
     use connector_api::Settings;
     use connector_api::secrecy::SecretString;
 
-    use crate::config::Config;
+    use super::super::Config;
 
     fn create(iga: serde_json::Value) -> connector_api::Result<Config> {
         let settings = Settings::new(
