@@ -499,6 +499,8 @@ impl StoreSink<'_> {
                 Change::ScopeComplete(scope) => {
                     self.completed.insert(scope);
                 }
+                // Refused in `send` before anything of the batch is stored.
+                _ => {}
             }
         }
         tx.commit()?;
@@ -523,6 +525,18 @@ impl ChangeSink for StoreSink<'_> {
             return Err(ConnectorError::internal(
                 "the host's store failed earlier in this run",
             ));
+        }
+        if let Some(other) = changes.iter().find(|c| {
+            !matches!(
+                c,
+                Change::Upsert(_) | Change::Delete { .. } | Change::ScopeComplete(_)
+            )
+        }) {
+            self.rejected = true;
+            return Err(ConnectorError::protocol(format!(
+                "the connector sent a `{}` change, which this host does not store",
+                other.kind()
+            )));
         }
         match self.apply(changes) {
             Ok(()) => Ok(()),
@@ -565,30 +579,19 @@ mod tests {
     }
 
     fn ok(watermark: &str) -> connector_api::Result<ImportOutcome> {
-        Ok(ImportOutcome {
-            watermark: Some(Watermark::new(watermark)),
-            ..ImportOutcome::default()
-        })
+        Ok(ImportOutcome::new().with_watermark(Some(Watermark::new(watermark))))
     }
 
     #[async_trait]
     impl Connector for Scripted {
         fn descriptor(&self) -> Descriptor {
-            Descriptor {
-                name: "scripted".into(),
-                version: "0.0.0".into(),
-                description: String::new(),
-                object_types: vec![ObjectTypeInfo {
-                    name: "User".into(),
-                    description: String::new(),
-                    scoped: false,
-                }],
-                capabilities: Capabilities {
-                    delta: self.delta,
-                    export: false,
-                    scope_complete: true,
-                },
-            }
+            Descriptor::new("scripted", "0.0.0")
+                .with_object_type(ObjectTypeInfo::new("User"))
+                .with_capabilities(
+                    Capabilities::new()
+                        .with_delta(self.delta)
+                        .with_scope_complete(true),
+                )
         }
         async fn check(&self, _ctx: &Context) -> connector_api::Result<CheckReport> {
             Ok(CheckReport::default())
@@ -855,11 +858,11 @@ mod tests {
 
     #[test]
     fn skipped_scopes_are_never_completed() {
-        let skipped = vec![Skipped {
-            scope: Scope::within("GroupMember", "g1"),
-            reason: "403".into(),
-            kind: ErrorKind::PermissionDenied,
-        }];
+        let skipped = vec![Skipped::new(
+            Scope::within("GroupMember", "g1"),
+            "403",
+            ErrorKind::PermissionDenied,
+        )];
         let completed = BTreeSet::from([
             Scope::whole("GroupMember"),
             Scope::within("GroupMember", "g1"),

@@ -200,10 +200,10 @@ impl IgaType {
 pub fn object_types() -> Vec<ObjectTypeInfo> {
     IgaType::ALL
         .into_iter()
-        .map(|t| ObjectTypeInfo {
-            name: t.name().into(),
-            description: t.description().to_owned(),
-            scoped: t.scoped(),
+        .map(|t| {
+            ObjectTypeInfo::new(t.name())
+                .with_description(t.description())
+                .with_scoped(t.scoped())
         })
         .collect()
 }

@@ -49,7 +49,7 @@ mod tests {
                     assert!(o.attributes["status"].is_string());
                 }
                 Change::Delete { external_id, .. } => assert_eq!(external_id, id),
-                Change::ScopeComplete(_) => panic!("no scope markers from a mapping"),
+                _ => panic!("no scope markers from a mapping"),
             }
         }
         assert!(to_change(serde_json::json!({"name": "no id"})).is_err());

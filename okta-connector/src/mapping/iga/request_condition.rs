@@ -39,7 +39,7 @@ mod tests {
                     assert_eq!(o.attributes["resourceId"], "0oab0oNGTSWTBKOLGLNR");
                 }
                 Change::Delete { external_id, .. } => assert_eq!(external_id, id),
-                Change::ScopeComplete(_) => panic!("no markers from a mapping"),
+                _ => panic!("no markers from a mapping"),
             }
         }
         assert_eq!(
