@@ -8,6 +8,7 @@
 //! The store never holds credentials: connectors' settings are not stored at all, and objects
 //! are what the connector emitted.
 
+mod exports;
 mod objects;
 mod runs;
 pub mod schema;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use exports::{ExportRow, ExportRunRecord};
 pub use objects::{StoredObject, UpsertOutcome};
 pub use runs::{ConnectorRow, RunEnd, RunError, RunRecord, RunStatus, TypeCounts};
 pub use watermarks::{WatermarkRow, WatermarkSource};
