@@ -128,21 +128,11 @@ fn row_id(row: &Row) -> Option<&str> {
     row.get("id").and_then(Value::as_str)
 }
 
-/// A row's member ids, whether stored as an array or as `;`-separated text.
-fn members(row: &Row) -> Vec<String> {
-    match row.get("members") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|m| m.as_str().map(String::from).or_else(|| Some(m.to_string())))
-            .collect(),
-        Some(Value::String(s)) => s
-            .split(';')
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .map(String::from)
-            .collect(),
-        _ => Vec::new(),
-    }
+/// A group row's member ids, read as imports read them (an array, or `;`-separated text).
+fn members(row: &Row) -> Result<Vec<String>> {
+    super::record(row.clone())
+        .map(|record| record.members)
+        .map_err(|what| ConnectorError::protocol(format!("groups table: {what}")))
 }
 
 /// What applying one change did to the tables.
@@ -209,7 +199,7 @@ impl Tables {
             ))
             .with_remediation("Create the person first (a Person upsert earlier in the file)"));
         }
-        let mut ids = members(&self.groups.rows[at]);
+        let mut ids = members(&self.groups.rows[at])?;
         if ids.contains(&person) {
             return Ok(Effect::Unchanged);
         }
@@ -224,7 +214,7 @@ impl Tables {
         let Some(at) = self.groups.position(&group) else {
             return Ok(Effect::Unchanged);
         };
-        let mut ids = members(&self.groups.rows[at]);
+        let mut ids = members(&self.groups.rows[at])?;
         let before = ids.len();
         ids.retain(|m| *m != person);
         if ids.len() == before {

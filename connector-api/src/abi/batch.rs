@@ -289,6 +289,61 @@ mod tests {
     }
 
     #[test]
+    fn export_batches_carry_keys_and_old_readers_ignore_them() {
+        let changes = vec![
+            ExportChange::new("k1", sample()[0].clone()),
+            ExportChange::new("k2", sample()[2].clone()),
+        ];
+        let mut out = Vec::new();
+        encode_export(&changes, &mut out);
+        assert_eq!(decode_export(&out).unwrap(), changes);
+        // A plain change batch reader (an older plug-in's) sees the same changes.
+        assert_eq!(
+            decode(&out).unwrap(),
+            vec![sample()[0].clone(), sample()[2].clone()]
+        );
+        // Lines without a key are numbered.
+        let plain = b"{\"op\":\"delete\",\"type\":\"User\",\"id\":\"1\"}\n\n{\"op\":\"delete\",\"type\":\"User\",\"id\":\"2\"}";
+        let keys: Vec<String> = decode_export(plain)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.key)
+            .collect();
+        assert_eq!(keys, ["1", "2"]);
+    }
+
+    #[test]
+    fn outcome_lines_round_trip_and_unknown_statuses_are_failures() {
+        let outcomes = vec![
+            ChangeOutcome::applied("a"),
+            ChangeOutcome::unchanged("b"),
+            ChangeOutcome::not_attempted("c"),
+            ChangeOutcome::failed("d", ConnectorError::not_found("no group g9")),
+        ];
+        let mut out = Vec::new();
+        encode_outcomes(&outcomes, &mut out);
+        assert_eq!(decode_outcomes(&out).unwrap(), outcomes);
+        let newer = br#"{"key":"e","status":"queued","eta":5,"extra":true}"#;
+        let decoded = decode_outcomes(newer).unwrap();
+        let ExportStatus::Failed { error } = &decoded[0].status else {
+            panic!("an unknown status must be a failure: {decoded:?}")
+        };
+        assert_eq!(decoded[0].key, "e");
+        assert!(error.message().contains("\"queued\""), "{error}");
+        let extra = br#"{"key":"f","status":"applied","took_ms":3}"#;
+        assert_eq!(
+            decode_outcomes(extra).unwrap(),
+            vec![ChangeOutcome::applied("f")]
+        );
+        let err = decode_outcomes(b"{\"status\":\"applied\"}").unwrap_err();
+        assert!(
+            err.message()
+                .contains("export outcome line 1: missing string field `key`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic() {
         // A cheap deterministic fuzz: mutate a valid batch byte by byte.
         let mut base = Vec::new();
@@ -304,6 +359,8 @@ mod tests {
                 bytes[at] = (state >> 8) as u8;
             }
             let _ = decode(&bytes);
+            let _ = decode_export(&bytes);
+            let _ = decode_outcomes(&bytes);
         }
     }
 }
