@@ -17,7 +17,7 @@ pub type Attributes = BTreeMap<String, Value>;
 /// The name of an object type, e.g. `User`, `Group` or `GroupMember`.
 ///
 /// Type names are case-sensitive, stable identifiers chosen by the connector and listed in its
-/// [`Descriptor`](crate::Descriptor). They are never empty.
+/// [`Descriptor`]. They are never empty.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ObjectType(String);
