@@ -62,41 +62,30 @@ pub const NAME: &str = "okta";
 
 /// What this connector is and emits.
 pub fn descriptor() -> Descriptor {
-    Descriptor {
-        name: NAME.to_owned(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        description: "Okta Users, Groups, group memberships and Identity Governance objects (read-only)"
-            .to_owned(),
-        object_types: [
-            ObjectTypeInfo {
-                name: mapping::USER.into(),
-                description: "An Okta user in any status; external id = Okta user id (or login, per \
-                              ExternalIdAttribute). DEPROVISIONED users are emitted as deletes."
-                    .to_owned(),
-                scoped: false,
-            },
-            ObjectTypeInfo {
-                name: mapping::GROUP.into(),
-                description: "An Okta group (OKTA_GROUP, APP_GROUP, BUILT_IN); external id = Okta group id."
-                    .to_owned(),
-                scoped: false,
-            },
-            ObjectTypeInfo {
-                name: mapping::GROUP_MEMBER.into(),
-                description: "A user's membership in a group; external id = <groupId>:<userId>, scope = groupId."
-                    .to_owned(),
-                scoped: true,
-            },
-        ]
-        .into_iter()
-        .chain(iga::mapping::object_types())
-        .collect(),
-        capabilities: Capabilities {
-            delta: true,
-            export: false,
-            scope_complete: true,
-        },
-    }
+    Descriptor::new(NAME, env!("CARGO_PKG_VERSION"))
+        .with_description(
+            "Okta Users, Groups, group memberships and Identity Governance objects (read-only)",
+        )
+        .with_object_types([
+            ObjectTypeInfo::new(mapping::USER).with_description(
+                "An Okta user in any status; external id = Okta user id (or login, per \
+                 ExternalIdAttribute). DEPROVISIONED users are emitted as deletes.",
+            ),
+            ObjectTypeInfo::new(mapping::GROUP).with_description(
+                "An Okta group (OKTA_GROUP, APP_GROUP, BUILT_IN); external id = Okta group id.",
+            ),
+            ObjectTypeInfo::new(mapping::GROUP_MEMBER)
+                .with_description(
+                    "A user's membership in a group; external id = <groupId>:<userId>, scope = groupId.",
+                )
+                .with_scoped(true),
+        ])
+        .with_object_types(iga::mapping::object_types())
+        .with_capabilities(
+            Capabilities::new()
+                .with_delta(true)
+                .with_scope_complete(true),
+        )
 }
 
 /// Creates [`OktaConnector`]s from [`Settings`]; what the `cdylib` exports.
@@ -251,7 +240,11 @@ impl Connector for OktaConnector {
         )
     }
 
-    async fn export(&self, _ctx: &Context, _changes: Vec<connector_api::Change>) -> Result<()> {
+    async fn export(
+        &self,
+        _ctx: &Context,
+        _request: connector_api::ExportRequest,
+    ) -> Result<connector_api::ExportReport> {
         Err(connector_api::ConnectorError::not_supported(
             "the Okta connector is import-only in this version: it reads users, groups and memberships but never \
              writes to Okta",

@@ -98,11 +98,10 @@ pub async fn import(
         elapsed: client.clock.now().saturating_duration_since(started),
         stats: &stats,
     });
-    Ok(ImportOutcome {
-        watermark: Some(next.to_watermark()),
-        skipped,
-        stats,
-    })
+    Ok(ImportOutcome::new()
+        .with_watermark(Some(next.to_watermark()))
+        .with_skipped(skipped)
+        .with_stats(stats))
 }
 
 fn log_advances(tel: &RunTelemetry, from: &OktaWatermark, to: &OktaWatermark) {

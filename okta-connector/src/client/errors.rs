@@ -64,13 +64,10 @@ pub fn vendor_details(
         .get("x-okta-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let mut details = VendorDetails {
-        status: Some(status.as_u16()),
-        code: parsed.error_code.clone(),
-        summary: parsed.error_summary.clone(),
-        request_id: parsed.error_id.clone().or_else(|| request_id.clone()),
-        ..VendorDetails::default()
-    };
+    let mut details = VendorDetails::new().with_status(status.as_u16());
+    details.code = parsed.error_code.clone();
+    details.summary = parsed.error_summary.clone();
+    details.request_id = parsed.error_id.clone().or_else(|| request_id.clone());
     details
         .extra
         .insert("endpoint".into(), req.endpoint.to_owned());

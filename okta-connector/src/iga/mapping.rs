@@ -18,10 +18,10 @@ use crate::okta::iga::{IdRule, IgaSpec, IgaType, Level};
 pub fn object_types() -> Vec<ObjectTypeInfo> {
     IgaType::ALL
         .into_iter()
-        .map(|t| ObjectTypeInfo {
-            name: t.name().into(),
-            description: t.spec().description.to_owned(),
-            scoped: t.scoped(),
+        .map(|t| {
+            ObjectTypeInfo::new(t.name())
+                .with_description(t.spec().description)
+                .with_scoped(t.scoped())
         })
         .collect()
 }

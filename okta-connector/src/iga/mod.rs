@@ -143,11 +143,8 @@ impl IgaStage<'_> {
             scope: &scope,
             reason: &skip.reason,
         });
-        self.skipped.push(Skipped {
-            scope,
-            reason: skip.reason,
-            kind: skip.kind,
-        });
+        self.skipped
+            .push(Skipped::new(scope, skip.reason, skip.kind));
     }
 
     /// Reads one listing to its end, mapping every item with `each` (and sending the changes

@@ -107,13 +107,13 @@ mod tests {
     use connector_api::VendorDetails;
 
     fn http(status: u16, code: &str) -> ConnectorError {
-        ConnectorError::permission_denied("x").with_vendor(VendorDetails {
-            status: Some(status),
-            code: Some(code.to_owned()),
-            summary: Some("You do not have permission".to_owned()),
-            request_id: Some("oae1".to_owned()),
-            ..VendorDetails::default()
-        })
+        ConnectorError::permission_denied("x").with_vendor(
+            VendorDetails::new()
+                .with_status(status)
+                .with_code(code)
+                .with_summary("You do not have permission")
+                .with_request_id("oae1"),
+        )
     }
 
     #[test]
