@@ -327,10 +327,10 @@ fn has_nonce(headers: &HeaderMap) -> bool {
 
 /// Keeps the latest `DPoP-Nonce` a server sent.
 fn store_nonce(slot: &Mutex<Option<String>>, headers: &HeaderMap) {
-    if let Some(n) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) {
-        if !n.is_empty() {
-            *lock(slot) = Some(n.to_owned());
-        }
+    if let Some(n) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok())
+        && !n.is_empty()
+    {
+        *lock(slot) = Some(n.to_owned());
     }
 }
 

@@ -45,10 +45,13 @@ impl Seen {
     }
 }
 
+/// A scripted answer: status, headers, body.
+type Reply = (u16, Vec<(&'static str, &'static str)>, String);
+
 /// A token endpoint answering from a script; when the script runs out it issues tokens.
 #[derive(Debug, Default)]
 struct Scripted {
-    replies: Mutex<VecDeque<(u16, Vec<(&'static str, &'static str)>, String)>>,
+    replies: Mutex<VecDeque<Reply>>,
     seen: Mutex<Vec<Seen>>,
     token_type: Mutex<&'static str>,
 }
