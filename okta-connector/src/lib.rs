@@ -10,6 +10,7 @@
 //! | what does a full / delta run fetch? | `plan.rs` (decisions), `run.rs` (execution) |
 //! | what does the IGA part of a run read, complete, skip? | `iga_run.rs`, `iga_config.rs` |
 //! | how is a page requested, paged, paced, retried? | `client/` |
+//! | how does a request get its credentials (OAuth 2.0 service app, DPoP)? | `auth/` |
 //! | which query does each endpoint get? | `endpoints/` |
 //! | how does Okta JSON become objects? | `mapping/` |
 //! | what is in the watermark? | `watermark.rs` |
