@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | what does Okta say about each object type, page limit, rate-limit bucket? | `okta/` |
 //! | which config keys exist, how are they validated? | `config/` |
-//! | how is a request authenticated? | `auth/` |
+//! | how is a request authenticated (API token; OAuth 2.0 service app with DPoP)? | `auth/` |
 //! | what does a full / delta run fetch? | `plan.rs` (decisions), `run.rs` (execution) |
 //! | what does the IGA part of a run read, complete, skip? | `iga/`, `config/iga.rs` |
 //! | how is a page requested, paged, paced, retried? | `client/` |
