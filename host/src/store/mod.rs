@@ -10,6 +10,7 @@
 //! The store never holds credentials: connectors' settings are not stored at all, and objects
 //! are what the connector emitted.
 
+mod exports;
 mod import;
 mod objects;
 mod runs;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use exports::{ExportRow, ExportRunRecord};
 pub use import::{Deletions, FinalDeletes, RunKey, Verdict};
 pub use objects::{StoredObject, UpsertOutcome};
 pub use runs::{ConnectorRow, RunEnd, RunError, RunRecord, RunStatus, TypeCounts};
