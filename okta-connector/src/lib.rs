@@ -14,6 +14,7 @@
 //! | how is a page requested, paged, paced, retried? | `client/` |
 //! | which query does each core endpoint get? | `endpoints/` |
 //! | how does Okta JSON become objects? | `mapping/` (core), `iga/mapping.rs` |
+//! | what does a System Log delta read and change? | `syslog/`, `endpoints/logs.rs` |
 //! | what is in the watermark? | `watermark.rs` |
 //! | what gets logged? | `telemetry.rs` |
 //! | where does time come from? | `clock.rs` |
@@ -34,6 +35,7 @@ mod mapping;
 pub mod okta;
 mod plan;
 mod run;
+mod syslog;
 mod telemetry;
 pub mod watermark;
 
