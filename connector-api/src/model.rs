@@ -757,6 +757,43 @@ mod tests {
         let json = serde_json::to_string(&done).unwrap();
         assert_eq!(json, r#"{"op":"scope_complete","type":"User"}"#);
         assert_eq!(serde_json::from_str::<Change>(&json).unwrap(), done);
+
+        let by_ref = Change::delete_where("GroupMember", "memberId", "00u1");
+        let json = serde_json::to_string(&by_ref).unwrap();
+        assert_eq!(
+            json,
+            r#"{"op":"delete_where","type":"GroupMember","attribute":"memberId","value":"00u1"}"#
+        );
+        assert_eq!(serde_json::from_str::<Change>(&json).unwrap(), by_ref);
+        assert_eq!(by_ref.kind(), ChangeKind::DeleteWhere);
+        assert_eq!(by_ref.external_id(), None);
+    }
+
+    #[test]
+    fn import_requests_declare_accepted_kinds_compatibly() {
+        // A 1.0 host's request: only the 1.0 kinds, and 1.1's JSON without the field is the same.
+        let old: ImportRequest = serde_json::from_str(r#"{"mode":"full"}"#).unwrap();
+        assert!(old.accepts(ChangeKind::Upsert) && old.accepts(ChangeKind::ScopeComplete));
+        assert!(!old.accepts(ChangeKind::DeleteWhere));
+        assert_eq!(
+            serde_json::to_string(&ImportRequest::full()).unwrap(),
+            r#"{"mode":"full","watermark":null}"#
+        );
+        // A newer host may accept kinds this version has never heard of.
+        let newer: ImportRequest = serde_json::from_str(
+            r#"{"mode":"delta","watermark":"w","accepts":["delete_where","delete_everything"]}"#,
+        )
+        .unwrap();
+        assert!(newer.accepts(ChangeKind::DeleteWhere));
+        assert_eq!(newer.accepts.len(), 1);
+        let declared = ImportRequest::full().with_accepts([ChangeKind::Upsert, ChangeKind::DeleteWhere]);
+        assert_eq!(declared.accepts, BTreeSet::from([ChangeKind::DeleteWhere]));
+        assert_eq!(
+            serde_json::to_string(&declared).unwrap(),
+            r#"{"mode":"full","watermark":null,"accepts":["delete_where"]}"#
+        );
+        assert!(is_valid_match_attribute("memberId") && !is_valid_match_attribute("a.b"));
+        assert!(!is_valid_match_attribute("") && !is_valid_match_attribute(&"x".repeat(65)));
     }
 
     #[test]
