@@ -786,7 +786,8 @@ mod tests {
         .unwrap();
         assert!(newer.accepts(ChangeKind::DeleteWhere));
         assert_eq!(newer.accepts.len(), 1);
-        let declared = ImportRequest::full().with_accepts([ChangeKind::Upsert, ChangeKind::DeleteWhere]);
+        let declared =
+            ImportRequest::full().with_accepts([ChangeKind::Upsert, ChangeKind::DeleteWhere]);
         assert_eq!(declared.accepts, BTreeSet::from([ChangeKind::DeleteWhere]));
         assert_eq!(
             serde_json::to_string(&declared).unwrap(),

@@ -36,7 +36,7 @@ use crate::telemetry::{
     GroupVanished, ObjectsEmitted, RunFinished, RunStarted, RunTelemetry, WatermarkAdvanced,
 };
 use crate::watermark::{self, OktaWatermark};
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 
 /// Pages buffered between the readers and the sink.
 const PAGES_IN_FLIGHT: usize = 4;
@@ -72,13 +72,10 @@ pub async fn import(
 
     let cancel = ctx.cancellation().clone();
     let by_member = request.accepts(ChangeKind::DeleteWhere);
-    let log = match plan.log_since {
-        None => None,
-        Some(since) => tokio::select! {
-            biased;
-            () = cancel.cancelled() => return Err(cancelled()),
-            r = read_log(client, &plan, &tel, since) => Some(r?),
-        },
+    let log = tokio::select! {
+        biased;
+        () = cancel.cancelled() => return Err(cancelled()),
+        r = read_log(client, &plan, &tel) => r?,
     };
     let (batches, received) = mpsc::channel::<Vec<Change>>(PAGES_IN_FLIGHT);
     let (group_ids, group_queue) = mpsc::channel::<QueuedGroup>(GROUP_QUEUE);
@@ -103,18 +100,11 @@ pub async fn import(
         r = work => r?,
     };
 
-    let mut next = plan.previous.clone();
-    next.l = None;
-    if let Some((delta, date)) = &log {
+    if let Some((delta, _)) = &log {
         send_log_changes(config, &tel, delta, &read_in_full, by_member, sink, ctx).await?;
-        next.l = DateTime::from_timestamp(*date, 0);
     }
-    if let Some(date) = users_date {
-        next.u = Some(watermark::high_water(date, config.delta_safety_margin));
-    }
-    if let Some(date) = groups_date {
-        next.g = Some(watermark::high_water(date, config.delta_safety_margin));
-    }
+    let dates = [users_date, groups_date, log.as_ref().map(|(_, d)| *d)];
+    let next = next_watermark(&plan.previous, config, dates);
     log_advances(&tel, &plan.previous, &next);
     let stats = tel.stats();
     tel.emit(&RunFinished {
@@ -128,16 +118,37 @@ pub async fn import(
         .with_stats(stats))
 }
 
-/// Reads the System Log from `since` after checking the log cursor is not ahead of Okta.
+/// Reads the System Log if the plan says so, checking the log cursor is not ahead of Okta.
 async fn read_log(
     client: &OktaClient,
     plan: &Plan,
     tel: &RunTelemetry,
-    since: DateTime<Utc>,
-) -> Result<(LogDelta, i64)> {
+) -> Result<Option<(LogDelta, i64)>> {
+    let Some(since) = plan.log_since else {
+        return Ok(None);
+    };
     let (delta, date) = syslog::read(client, tel, since).await?;
     plan.check_not_ahead("l", plan.previous.l, date)?;
-    Ok((delta, date))
+    Ok(Some((delta, date)))
+}
+
+/// The watermark after a run whose users, groups and log listings started at these server
+/// `Date`s (`None`: not read; the other keys are carried over, except `l`, which only a
+/// System Log delta writes).
+fn next_watermark(
+    previous: &OktaWatermark,
+    config: &Config,
+    [users, groups, log]: [Option<i64>; 3],
+) -> OktaWatermark {
+    let mut next = previous.clone();
+    if let Some(date) = users {
+        next.u = Some(watermark::high_water(date, config.delta_safety_margin));
+    }
+    if let Some(date) = groups {
+        next.g = Some(watermark::high_water(date, config.delta_safety_margin));
+    }
+    next.l = log.and_then(|date| DateTime::from_timestamp(date, 0));
+    next
 }
 
 /// Sends what the log says changed (see [`LogDelta::changes`]), counted per type.

@@ -389,7 +389,9 @@ async fn the_kit_names_each_failed_check() {
     );
     assert!(text.contains("validate_watermark accepted"), "{text}");
     assert!(
-        text.contains("is a `delete_where` change, which the host did not declare in ImportRequest::accepts"),
+        text.contains(
+            "is a `delete_where` change, which the host did not declare in ImportRequest::accepts"
+        ),
         "{text}"
     );
     assert!(text.contains("instead of not_supported"), "{text}");

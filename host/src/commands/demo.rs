@@ -236,7 +236,10 @@ async fn steps(
         return Ok(ControlFlow::Break(code));
     }
 
-    step(4, "full run: completed scopes confirm what the delta run did");
+    step(
+        4,
+        "full run: completed scopes confirm what the delta run did",
+    );
     let report = one_run(app, store, loaded, ModeChoice::Full, cancel).await?;
     let code = report.exit_code();
     summary.runs.push(report);

@@ -308,10 +308,6 @@ async fn a_5000_member_group_costs_a_few_requests_after_a_delete_and_an_add() {
     let delta = h.run(ModeChoice::Auto).await;
     assert_succeeded(&delta, "delta");
     let stats = h.sim.stats();
-    println!(
-        "must-show delta: {} requests {:?}",
-        stats.requests_total, stats.requests_by_bucket
-    );
     assert!(stats.requests_total <= 10, "{:?}", stats.requests_by_bucket);
     assert_eq!(
         requests(&h.sim, "/api/v1/groups/{id}"),
