@@ -15,6 +15,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod churn;
+mod delta_sources;
 mod measure;
 mod peers;
 mod report;
@@ -69,6 +70,9 @@ enum Scenario {
     Cpu,
     /// 1% churn after the rate-bound full run, then a delta run.
     Delta,
+    /// After `delta`: users created and hard-deleted and the largest groups changed, then a
+    /// delta run per `DeltaSource` and one with nothing changed (`delta_sources.rs`).
+    Sources,
     /// The Okta Python SDK and Airbyte's source-okta on the rate-bound simulator.
     Peers,
 }
@@ -84,7 +88,7 @@ struct Opts {
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["s", "l"])]
     sizes: Vec<Size>,
     /// Scenarios.
-    #[arg(long, value_enum, value_delimiter = ',', default_values = ["rate", "cpu", "delta", "peers"])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["rate", "cpu", "delta", "sources", "peers"])]
     scenarios: Vec<Scenario>,
     /// Sizes the peers run on (they take ~10× longer than the host; L costs about an hour).
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["s"])]
@@ -463,6 +467,11 @@ fn rate_bound(
         .share_of_full(full_requests, full_wall);
         eprintln!("import-bench: {}", row.one_line());
         rows.push(row);
+    }
+    // 4. Both delta sources after users created and hard-deleted (needs the delta's store).
+    if want(Scenario::Delta) && want(Scenario::Sources) {
+        let full = (full_requests, full_wall);
+        delta_sources::run(paths, &dir, &setup, size, full, rows, notes)?;
     }
     Ok(())
 }

@@ -6,28 +6,18 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use fixtures::{FaultRule, OrgSpec, SimConfig, Simulator};
-use host::plugin;
 use host::runner::{ModeChoice, RunReport};
-use host::store::{RunStatus, Store};
+use host::store::RunStatus;
 use serde_json::{Value, json};
 
-use crate::support::{Harness, NAME, connector_config, live_user_ids, token_chain};
+use crate::support::{Harness, NAME, live_user_ids};
 
 /// A harness around a simulator started with `tweak` applied to its configuration.
 async fn harness(spec: OrgSpec, tweak: impl FnOnce(&mut SimConfig), extra: Value) -> Harness {
     let mut cfg = SimConfig::new(spec);
     tweak(&mut cfg);
     let sim = Simulator::start(cfg).await.expect("simulator starts");
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("mesh.db")).unwrap();
-    let loaded = plugin::load(&connector_config(&sim, extra), &token_chain("test-token"))
-        .expect("the connector loads");
-    Harness {
-        sim,
-        store,
-        loaded,
-        dir,
-    }
+    Harness::on(sim, "test-token", extra)
 }
 
 /// (users, groups, memberships) by external id.

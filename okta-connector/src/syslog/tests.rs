@@ -17,6 +17,17 @@ fn event(uuid: &str, at: &str, ty: &str, user: Option<&str>, group: Option<&str>
     .unwrap()
 }
 
+type Row<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
+/// A delta that took in these events, in order.
+fn delta_of(rows: &[Row<'_>]) -> LogDelta {
+    let mut d = LogDelta::default();
+    for &(uuid, at, ty, user, group) in rows {
+        d.add(&event(uuid, at, ty, user, group));
+    }
+    d
+}
+
 const ADD: &str = "group.user_membership.add";
 const REMOVE: &str = "group.user_membership.remove";
 
@@ -87,42 +98,31 @@ fn failed_events_change_nothing() {
 
 #[test]
 fn a_deleted_user_takes_its_memberships_and_a_deleted_group_its_scope() {
-    let mut d = LogDelta::default();
-    d.add(&event(
-        "a",
-        "2026-01-01T00:00:01Z",
-        ADD,
-        Some("00u1"),
-        Some("00g1"),
-    ));
-    d.add(&event(
-        "b",
-        "2026-01-01T00:00:02Z",
-        "user.lifecycle.delete.initiated",
-        Some("00u1"),
-        None,
-    ));
-    d.add(&event(
-        "c",
-        "2026-01-01T00:00:02Z",
-        "user.lifecycle.delete.completed",
-        Some("00u1"),
-        None,
-    ));
-    d.add(&event(
-        "d",
-        "2026-01-01T00:00:03Z",
-        ADD,
-        Some("00u2"),
-        Some("00g2"),
-    ));
-    d.add(&event(
-        "e",
-        "2026-01-01T00:00:04Z",
-        "group.lifecycle.delete",
-        None,
-        Some("00g2"),
-    ));
+    let d = delta_of(&[
+        ("a", "2026-01-01T00:00:01Z", ADD, Some("00u1"), Some("00g1")),
+        (
+            "b",
+            "2026-01-01T00:00:02Z",
+            "user.lifecycle.delete.initiated",
+            Some("00u1"),
+            None,
+        ),
+        (
+            "c",
+            "2026-01-01T00:00:02Z",
+            "user.lifecycle.delete.completed",
+            Some("00u1"),
+            None,
+        ),
+        ("d", "2026-01-01T00:00:03Z", ADD, Some("00u2"), Some("00g2")),
+        (
+            "e",
+            "2026-01-01T00:00:04Z",
+            "group.lifecycle.delete",
+            None,
+            Some("00g2"),
+        ),
+    ]);
     let changes = d.changes(targets(), &HashSet::new(), true).unwrap();
     assert_eq!(
         changes,
@@ -150,21 +150,10 @@ fn a_deleted_user_takes_its_memberships_and_a_deleted_group_its_scope() {
 
 #[test]
 fn groups_read_in_full_keep_their_own_edges() {
-    let mut d = LogDelta::default();
-    d.add(&event(
-        "a",
-        "2026-01-01T00:00:01Z",
-        ADD,
-        Some("00u1"),
-        Some("00g1"),
-    ));
-    d.add(&event(
-        "b",
-        "2026-01-01T00:00:01Z",
-        ADD,
-        Some("00u1"),
-        Some("00g2"),
-    ));
+    let d = delta_of(&[
+        ("a", "2026-01-01T00:00:01Z", ADD, Some("00u1"), Some("00g1")),
+        ("b", "2026-01-01T00:00:01Z", ADD, Some("00u1"), Some("00g2")),
+    ]);
     let full = HashSet::from(["00g1".to_owned()]);
     let changes = d.changes(targets(), &full, true).unwrap();
     assert_eq!(
@@ -175,35 +164,24 @@ fn groups_read_in_full_keep_their_own_edges() {
 
 #[test]
 fn a_move_is_explained_by_a_membership_event_or_a_user_delete() {
-    let mut d = LogDelta::default();
-    d.add(&event(
-        "a",
-        "2026-01-01T00:00:10Z",
-        ADD,
-        Some("00u1"),
-        Some("00g1"),
-    ));
-    d.add(&event(
-        "b",
-        "2026-01-01T00:00:20Z",
-        "user.lifecycle.delete.completed",
-        Some("00u2"),
-        None,
-    ));
-    d.add(&event(
-        "c",
-        "2026-01-01T00:00:05Z",
-        "group.lifecycle.create",
-        None,
-        Some("00g3"),
-    ));
-    d.add(&event(
-        "d",
-        "2026-01-01T00:00:06Z",
-        ADD,
-        Some("00u1"),
-        Some("00g3"),
-    ));
+    let d = delta_of(&[
+        ("a", "2026-01-01T00:00:10Z", ADD, Some("00u1"), Some("00g1")),
+        (
+            "b",
+            "2026-01-01T00:00:20Z",
+            "user.lifecycle.delete.completed",
+            Some("00u2"),
+            None,
+        ),
+        (
+            "c",
+            "2026-01-01T00:00:05Z",
+            "group.lifecycle.create",
+            None,
+            Some("00g3"),
+        ),
+        ("d", "2026-01-01T00:00:06Z", ADD, Some("00u1"), Some("00g3")),
+    ]);
     assert!(d.explains(&group("00g1", "2026-01-01T00:00:10.000Z"), false));
     // A later move than the last event: something the log has not shown yet.
     assert!(!d.explains(&group("00g1", "2026-01-01T00:00:15.000Z"), false));
