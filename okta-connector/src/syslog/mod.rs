@@ -235,6 +235,23 @@ pub async fn read(
     Ok((delta, date))
 }
 
+/// `check`: one page of the log (the last hour), so a token that cannot read it fails `check`
+/// rather than the first delta run.
+///
+/// # Errors
+/// The request's classified failure (403: `permission_denied` naming `okta.logs.read` and
+/// `DeltaSource`).
+pub async fn probe(client: &OktaClient, tel: &RunTelemetry) -> Result<String> {
+    let since = Utc::now() - Duration::hours(1);
+    logs::pager(client.http.origin(), since)
+        .next_page(client, tel)
+        .await?;
+    Ok(format!(
+        "the token may read the System Log ({}), which DeltaSource \"SystemLog\" delta runs read",
+        logs::ENDPOINT
+    ))
+}
+
 /// `watermark_expired` when `since` is older than the log reaches at server time `date`.
 fn check_retention(since: DateTime<Utc>, date: i64) -> Result<()> {
     let now = DateTime::from_timestamp(date, 0).unwrap_or_default();
