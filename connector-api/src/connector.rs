@@ -66,6 +66,19 @@ impl ChangeSink for VecSink {
 ///   the members of one group) but never a whole type they only read changes of.
 /// * **Deletes.** Objects the source reports as gone (for example a deprovisioned user) are
 ///   emitted as [`Change::Delete`]; deleting an object the host does not have is harmless.
+/// * **Deletes by reference (1.1).** [`Change::DeleteWhere`] removes every stored object of a
+///   type whose attribute equals a value (the memberships of a user deleted at the source,
+///   when the connector does not know the user's groups). It is applied like a delete, at the
+///   end of a successful run, and spares objects of the type the run upserts after it (the last
+///   change wins). A connector emits it — or any kind beyond 1.0's — **only if the host lists
+///   it in [`ImportRequest::accepts`](crate::ImportRequest)**; otherwise it gets the same
+///   result another way (for example by re-reading the affected member lists and completing
+///   their scopes). The conformance kit fails a run that emits a kind its request did not
+///   accept.
+/// * **Expired watermarks (1.1).** When a delta run cannot start from a watermark because the
+///   source's change history no longer reaches back to it (or the source refuses it), the
+///   connector fails with [`ErrorKind::WatermarkExpired`](crate::ErrorKind) — never a silently
+///   incomplete delta. A host may then run a full import.
 /// * **Cancellation.** When [`Context::is_cancelled`] becomes true the connector stops promptly
 ///   (within one request or page) and returns [`ErrorKind::Cancelled`](crate::ErrorKind).
 /// * **Errors.** Failures are classified with [`ErrorKind`](crate::ErrorKind) and never contain

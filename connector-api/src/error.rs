@@ -42,6 +42,11 @@ pub enum ErrorKind {
     Cancelled,
     /// A bug or an unexpected failure inside the connector or the plug-in boundary.
     Internal,
+    /// The watermark is older than the source's change history reaches (or the source refused
+    /// it), so a delta run from it would be silently incomplete. Run a full import; a host may
+    /// do so on its own (since 1.1: an older host reads this kind as
+    /// [`ErrorKind::Internal`], keeping the message).
+    WatermarkExpired,
 }
 
 impl ErrorKind {
@@ -64,6 +69,7 @@ impl ErrorKind {
             ErrorKind::NotSupported => "not_supported",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Internal => "internal",
+            ErrorKind::WatermarkExpired => "watermark_expired",
         }
     }
 }
@@ -204,6 +210,8 @@ impl ConnectorError {
         cancelled => Cancelled;
         /// An [`ErrorKind::Internal`] error.
         internal => Internal;
+        /// An [`ErrorKind::WatermarkExpired`] error (since 1.1).
+        watermark_expired => WatermarkExpired;
     }
 
     /// Adds a hint telling the operator what to do.

@@ -42,6 +42,7 @@ pub use export::{
 pub use model::{
     Attributes, Capabilities, Change, ChangeKind, CheckReport, Descriptor, Exportable, ImportMode,
     ImportOutcome, ImportRequest, Object, ObjectType, ObjectTypeInfo, Scope, Skipped, Watermark,
+    is_valid_match_attribute,
 };
 
 /// Re-exported so connectors and hosts name the same secret type.

@@ -5,7 +5,7 @@
 //! upserts, explicit deletes, and [`Change::ScopeComplete`] markers that let the host detect
 //! hard deletes safely.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -183,6 +183,22 @@ pub enum Change {
     /// When the run succeeds, the host may delete stored objects of the scope that this run did
     /// not emit. See the contract on [`Connector`](crate::Connector).
     ScopeComplete(Scope),
+    /// Every stored object of `object_type` whose attribute `attribute` equals `value` no longer
+    /// exists in the source (for example every membership of a user deleted at the source, when
+    /// the connector does not know the user's groups). Applied like [`Change::Delete`]: at the end
+    /// of a successful run, sparing objects of the type this run upserts after it.
+    ///
+    /// Since 1.1. A connector emits it only when the host declares it in
+    /// [`ImportRequest::accepts`]; an older host cannot decode it.
+    DeleteWhere {
+        /// The type of the deleted objects.
+        #[serde(rename = "type")]
+        object_type: ObjectType,
+        /// The attribute compared (a top-level attribute name: letters, digits, `_`).
+        attribute: String,
+        /// The value it must equal (compared as a JSON string).
+        value: String,
+    },
 }
 
 impl Change {
@@ -192,6 +208,7 @@ impl Change {
             Change::Upsert(o) => &o.object_type,
             Change::Delete { object_type, .. } => object_type,
             Change::ScopeComplete(s) => &s.object_type,
+            Change::DeleteWhere { object_type, .. } => object_type,
         }
     }
 
@@ -200,7 +217,7 @@ impl Change {
         match self {
             Change::Upsert(o) => Some(&o.external_id),
             Change::Delete { external_id, .. } => Some(external_id),
-            Change::ScopeComplete(_) => None,
+            Change::ScopeComplete(_) | Change::DeleteWhere { .. } => None,
         }
     }
 
@@ -210,6 +227,7 @@ impl Change {
             Change::Upsert(_) => ChangeKind::Upsert,
             Change::Delete { .. } => ChangeKind::Delete,
             Change::ScopeComplete(_) => ChangeKind::ScopeComplete,
+            Change::DeleteWhere { .. } => ChangeKind::DeleteWhere,
         }
     }
 
@@ -220,6 +238,25 @@ impl Change {
             external_id: external_id.into(),
         }
     }
+
+    /// Convenience constructor for [`Change::DeleteWhere`].
+    pub fn delete_where(
+        object_type: impl Into<ObjectType>,
+        attribute: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        Change::DeleteWhere {
+            object_type: object_type.into(),
+            attribute: attribute.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// Whether `name` may be the attribute of a [`Change::DeleteWhere`]: 1 to 64 ASCII letters,
+/// digits or `_`.
+pub fn is_valid_match_attribute(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// The kind of a [`Change`], as named by its JSON `op`; used to declare what a connector can
@@ -234,6 +271,8 @@ pub enum ChangeKind {
     Delete,
     /// [`Change::ScopeComplete`].
     ScopeComplete,
+    /// [`Change::DeleteWhere`] (since 1.1).
+    DeleteWhere,
 }
 
 impl ChangeKind {
@@ -243,7 +282,17 @@ impl ChangeKind {
             ChangeKind::Upsert => "upsert",
             ChangeKind::Delete => "delete",
             ChangeKind::ScopeComplete => "scope_complete",
+            ChangeKind::DeleteWhere => "delete_where",
         }
+    }
+
+    /// Whether every host accepts this kind (the kinds of 1.0); others must be declared in
+    /// [`ImportRequest::accepts`].
+    pub fn is_baseline(self) -> bool {
+        matches!(
+            self,
+            ChangeKind::Upsert | ChangeKind::Delete | ChangeKind::ScopeComplete
+        )
     }
 }
 
@@ -315,6 +364,23 @@ pub struct ImportRequest {
     /// [`ImportMode::Delta`]; may be present for a full run (connectors may ignore it).
     #[serde(default)]
     pub watermark: Option<Watermark>,
+    /// The change kinds beyond those of 1.0 (upsert, delete, scope complete) that the host
+    /// stores (since 1.1; empty from older hosts). A connector emits a kind only if it is
+    /// declared here. Names this version does not know are ignored when decoding.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeSet::is_empty",
+        deserialize_with = "known_kind_set"
+    )]
+    pub accepts: BTreeSet<ChangeKind>,
+}
+
+/// [`known_kinds`] as a set: a newer host may accept kinds an older connector has never heard
+/// of.
+fn known_kind_set<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeSet<ChangeKind>, D::Error> {
+    Ok(known_kinds(d)?.into_iter().collect())
 }
 
 impl ImportRequest {
@@ -323,6 +389,7 @@ impl ImportRequest {
         Self {
             mode,
             watermark: None,
+            accepts: BTreeSet::new(),
         }
     }
 
@@ -341,6 +408,18 @@ impl ImportRequest {
     pub fn with_watermark(mut self, watermark: Option<Watermark>) -> Self {
         self.watermark = watermark;
         self
+    }
+
+    /// Declares the change kinds beyond 1.0's that the host stores.
+    #[must_use]
+    pub fn with_accepts(mut self, kinds: impl IntoIterator<Item = ChangeKind>) -> Self {
+        self.accepts = kinds.into_iter().filter(|k| !k.is_baseline()).collect();
+        self
+    }
+
+    /// Whether the host stores changes of `kind` (always true for the kinds of 1.0).
+    pub fn accepts(&self, kind: ChangeKind) -> bool {
+        kind.is_baseline() || self.accepts.contains(&kind)
     }
 }
 
@@ -678,6 +757,44 @@ mod tests {
         let json = serde_json::to_string(&done).unwrap();
         assert_eq!(json, r#"{"op":"scope_complete","type":"User"}"#);
         assert_eq!(serde_json::from_str::<Change>(&json).unwrap(), done);
+
+        let by_ref = Change::delete_where("GroupMember", "memberId", "00u1");
+        let json = serde_json::to_string(&by_ref).unwrap();
+        assert_eq!(
+            json,
+            r#"{"op":"delete_where","type":"GroupMember","attribute":"memberId","value":"00u1"}"#
+        );
+        assert_eq!(serde_json::from_str::<Change>(&json).unwrap(), by_ref);
+        assert_eq!(by_ref.kind(), ChangeKind::DeleteWhere);
+        assert_eq!(by_ref.external_id(), None);
+    }
+
+    #[test]
+    fn import_requests_declare_accepted_kinds_compatibly() {
+        // A 1.0 host's request: only the 1.0 kinds, and 1.1's JSON without the field is the same.
+        let old: ImportRequest = serde_json::from_str(r#"{"mode":"full"}"#).unwrap();
+        assert!(old.accepts(ChangeKind::Upsert) && old.accepts(ChangeKind::ScopeComplete));
+        assert!(!old.accepts(ChangeKind::DeleteWhere));
+        assert_eq!(
+            serde_json::to_string(&ImportRequest::full()).unwrap(),
+            r#"{"mode":"full","watermark":null}"#
+        );
+        // A newer host may accept kinds this version has never heard of.
+        let newer: ImportRequest = serde_json::from_str(
+            r#"{"mode":"delta","watermark":"w","accepts":["delete_where","delete_everything"]}"#,
+        )
+        .unwrap();
+        assert!(newer.accepts(ChangeKind::DeleteWhere));
+        assert_eq!(newer.accepts.len(), 1);
+        let declared =
+            ImportRequest::full().with_accepts([ChangeKind::Upsert, ChangeKind::DeleteWhere]);
+        assert_eq!(declared.accepts, BTreeSet::from([ChangeKind::DeleteWhere]));
+        assert_eq!(
+            serde_json::to_string(&declared).unwrap(),
+            r#"{"mode":"full","watermark":null,"accepts":["delete_where"]}"#
+        );
+        assert!(is_valid_match_attribute("memberId") && !is_valid_match_attribute("a.b"));
+        assert!(!is_valid_match_attribute("") && !is_valid_match_attribute(&"x".repeat(65)));
     }
 
     #[test]

@@ -179,6 +179,9 @@ pub fn run_report(report: &RunReport) -> String {
         r.status,
         secs(report.elapsed_ms)
     );
+    if let Some(why) = &report.fell_back_to_full {
+        out.push_str(&format!("  full run because {why}\n"));
+    }
     let stored = (!report.stored.is_empty()).then_some(&report.stored);
     out.push_str(&indent(&counts_table(&r.counts, stored)));
     if let Some(line) = stats_line(r) {

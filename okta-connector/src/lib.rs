@@ -14,6 +14,7 @@
 //! | how is a page requested, paged, paced, retried? | `client/` |
 //! | which query does each core endpoint get? | `endpoints/` |
 //! | how does Okta JSON become objects? | `mapping/` (core), `iga/mapping.rs` |
+//! | what does a System Log delta read and change? | `syslog/`, `endpoints/logs.rs` |
 //! | what is in the watermark? | `watermark.rs` |
 //! | what gets logged? | `telemetry.rs` |
 //! | where does time come from? | `clock.rs` |
@@ -34,6 +35,7 @@ mod mapping;
 pub mod okta;
 mod plan;
 mod run;
+mod syslog;
 mod telemetry;
 pub mod watermark;
 
@@ -207,20 +209,13 @@ impl Connector for OktaConnector {
                 );
             }
         }
+        let core =
+            self.config.import_users || self.config.import_groups || self.config.import_memberships;
+        if core && self.config.delta_source == config::DeltaSource::SystemLog {
+            report.checks.push(syslog::probe(&self.client, &tel).await?);
+        }
         iga::check::check(&self.client, &self.config, &tel, &mut report).await?;
-        if self.config.rate_limit_share > 0.5 {
-            report.warnings.push(format!(
-                "RateLimitShare is {}: other integrations of this org get less than half of each rate-limit bucket",
-                self.config.rate_limit_share
-            ));
-        }
-        if self.config.external_id == config::ExternalIdAttribute::Login {
-            report.warnings.push(
-                "ExternalIdAttribute is \"login\": a renamed user appears as a new user, and the old one disappears \
-                 only on the next full run"
-                    .to_owned(),
-            );
-        }
+        report.warnings.extend(config_warnings(&self.config));
         Ok(report)
     }
 
@@ -253,4 +248,23 @@ impl Connector for OktaConnector {
             "Make changes in the Okta Admin Console or with Okta's own provisioning; this connector only imports",
         ))
     }
+}
+
+/// What `check` warns about in the configuration itself.
+fn config_warnings(c: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if c.rate_limit_share > 0.5 {
+        out.push(format!(
+            "RateLimitShare is {}: other integrations of this org get less than half of each rate-limit bucket",
+            c.rate_limit_share
+        ));
+    }
+    if c.external_id == config::ExternalIdAttribute::Login {
+        out.push(
+            "ExternalIdAttribute is \"login\": a renamed user appears as a new user, and the old one disappears \
+             only on the next full run"
+                .to_owned(),
+        );
+    }
+    out
 }

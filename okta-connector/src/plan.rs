@@ -6,13 +6,18 @@
 //! | groups | every group; `Group` marked complete | groups with `lastUpdated > g` or `lastMembershipUpdated > g` |
 //! | members | every group's members; each group's scope and `GroupMember` marked complete | members of groups with `lastMembershipUpdated > g`; each such group's scope marked complete |
 //!
+//! With `DeltaSource` `"SystemLog"` (the default) a delta run also reads the System Log from
+//! the watermark's `l` minus `DeltaSafetyMarginSeconds` (from `g` when the watermark has no
+//! `l`), and reads a changed group's members only when the log does not explain the change
+//! (`syslog/`, applied in `run.rs`).
+//!
 //! DEPROVISIONED users become deletes in both. `UserSearchFilter` moves the user listing from
 //! `filter` to `search` (see [`crate::endpoints::users`]).
 
 use chrono::{DateTime, Utc};
 use connector_api::{ConnectorError, ImportMode, ImportRequest, Result};
 
-use crate::config::Config;
+use crate::config::{Config, DeltaSource};
 use crate::endpoints::groups::OktaGroup;
 use crate::endpoints::users::UserQuery;
 use crate::watermark::{self, OktaWatermark};
@@ -44,6 +49,8 @@ pub struct Plan {
     pub members: MemberPlan,
     /// The watermark the run started from (empty for full runs).
     pub previous: OktaWatermark,
+    /// Where a System Log delta reads the log from (`None`: full runs and `LastUpdated`).
+    pub log_since: Option<DateTime<Utc>>,
 }
 
 impl Plan {
@@ -70,6 +77,14 @@ impl Plan {
         };
         let since_u = previous.u;
         let since_g = previous.g;
+        let log_since = match (request.mode, config.delta_source) {
+            (ImportMode::Delta, DeltaSource::SystemLog) => previous
+                .l
+                .map(|l| l - config.delta_safety_margin)
+                .or(since_g)
+                .or(since_u),
+            _ => None,
+        };
         Ok(Plan {
             mode: request.mode,
             users: config.import_users.then(|| UserQuery {
@@ -84,6 +99,7 @@ impl Plan {
                 (true, Some(t)) => MemberPlan::ChangedAfter(t),
             },
             previous,
+            log_since,
         })
     }
 
@@ -152,9 +168,17 @@ impl Plan {
             MemberPlan::Skip => {}
             MemberPlan::EveryGroup => parts.push("members of every group".to_owned()),
             MemberPlan::ChangedAfter(t) => parts.push(format!(
-                "members of groups whose membership changed after {}",
-                watermark::format(t)
+                "members of groups whose membership changed after {}{}",
+                watermark::format(t),
+                if self.log_since.is_some() {
+                    " and the System Log does not explain"
+                } else {
+                    ""
+                }
             )),
+        }
+        if let Some(t) = self.log_since {
+            parts.push(format!("System Log since {}", watermark::format(t)));
         }
         parts.join(", ")
     }
@@ -232,6 +256,41 @@ mod tests {
         assert_eq!(
             Plan::new(&c, &no_wm).unwrap_err().kind(),
             ErrorKind::InvalidWatermark
+        );
+    }
+
+    #[test]
+    fn a_system_log_delta_reads_from_the_log_cursor_minus_the_margin_or_from_g() {
+        let c = config(serde_json::json!({}));
+        let old =
+            Watermark::new(r#"{"u":"2026-11-23T10:00:00.000Z","g":"2026-11-23T09:00:00.000Z"}"#);
+        let p = Plan::new(&c, &ImportRequest::delta(old)).unwrap();
+        assert_eq!(
+            p.log_since.map(watermark::format).as_deref(),
+            Some("2026-11-23T09:00:00.000Z")
+        );
+        assert!(
+            p.describe()
+                .contains("System Log since 2026-11-23T09:00:00.000Z")
+        );
+        let with_l = Watermark::new(
+            r#"{"u":"2026-11-23T10:00:00.000Z","g":"2026-11-23T09:00:00.000Z","l":"2026-11-23T11:00:00.000Z"}"#,
+        );
+        let p = Plan::new(&c, &ImportRequest::delta(with_l.clone())).unwrap();
+        assert_eq!(
+            p.log_since.map(watermark::format).as_deref(),
+            Some("2026-11-23T10:58:00.000Z")
+        );
+        let last_updated = config(serde_json::json!({"DeltaSource": "LastUpdated"}));
+        assert_eq!(
+            Plan::new(&last_updated, &ImportRequest::delta(with_l))
+                .unwrap()
+                .log_since,
+            None
+        );
+        assert_eq!(
+            Plan::new(&c, &ImportRequest::full()).unwrap().log_since,
+            None
         );
     }
 

@@ -7,15 +7,21 @@
 //! size, and a slow sink slows the readers down. Per stage, order is kept: a group's
 //! `ScopeComplete` follows its last member, `User`'s follows the last user.
 //!
+//! A System Log delta reads the log first (`syslog/`): its verdicts decide which changed
+//! groups' member lists are read, and its changes go to the sink after the stages, leaving out
+//! the groups whose member lists were read in full.
+//!
 //! The IGA stage (`iga/`) runs beside them in its own buckets and reports what it skipped
 //! per object type; any other failure fails the run: the error is returned and no watermark
 //! with it.
 
 use std::sync::Arc;
 
+use std::collections::HashSet;
+
 use connector_api::{
-    Change, ChangeSink, ConnectorError, Context, ErrorKind, ImportOutcome, ImportRequest, Result,
-    Scope,
+    Change, ChangeKind, ChangeSink, ConnectorError, Context, ErrorKind, ImportOutcome,
+    ImportRequest, Result, Scope,
 };
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
@@ -25,10 +31,12 @@ use crate::config::Config;
 use crate::endpoints::{groups, members};
 use crate::mapping::{self, Batches, GROUP, GROUP_MEMBER, USER};
 use crate::plan::{MemberPlan, Plan};
+use crate::syslog::{self, LogDelta, Targets};
 use crate::telemetry::{
     GroupVanished, ObjectsEmitted, RunFinished, RunStarted, RunTelemetry, WatermarkAdvanced,
 };
 use crate::watermark::{self, OktaWatermark};
+use chrono::DateTime;
 
 /// Pages buffered between the readers and the sink.
 const PAGES_IN_FLIGHT: usize = 4;
@@ -62,6 +70,13 @@ pub async fn import(
         plan: plan.describe(),
     });
 
+    let cancel = ctx.cancellation().clone();
+    let by_member = request.accepts(ChangeKind::DeleteWhere);
+    let log = tokio::select! {
+        biased;
+        () = cancel.cancelled() => return Err(cancelled()),
+        r = read_log(client, &plan, &tel) => r?,
+    };
     let (batches, received) = mpsc::channel::<Vec<Change>>(PAGES_IN_FLIGHT);
     let (group_ids, group_queue) = mpsc::channel::<QueuedGroup>(GROUP_QUEUE);
     let stages = Stages {
@@ -69,6 +84,8 @@ pub async fn import(
         config,
         plan: &plan,
         tel: &tel,
+        log: log.as_ref().map(|(d, _)| d),
+        by_member,
     };
     let work = futures::future::try_join5(
         stages.users(batches.clone()),
@@ -77,20 +94,17 @@ pub async fn import(
         crate::iga::run(client, config, request.mode, &tel, batches),
         forward(received, sink, ctx),
     );
-    let cancel = ctx.cancellation().clone();
-    let (users_date, groups_date, (), skipped, ()) = tokio::select! {
+    let (users_date, (groups_date, read_in_full), (), skipped, ()) = tokio::select! {
         biased;
         () = cancel.cancelled() => return Err(cancelled()),
         r = work => r?,
     };
 
-    let mut next = plan.previous.clone();
-    if let Some(date) = users_date {
-        next.u = Some(watermark::high_water(date, config.delta_safety_margin));
+    if let Some((delta, _)) = &log {
+        send_log_changes(config, &tel, delta, &read_in_full, by_member, sink, ctx).await?;
     }
-    if let Some(date) = groups_date {
-        next.g = Some(watermark::high_water(date, config.delta_safety_margin));
-    }
+    let dates = [users_date, groups_date, log.as_ref().map(|(_, d)| *d)];
+    let next = next_watermark(&plan.previous, config, dates);
     log_advances(&tel, &plan.previous, &next);
     let stats = tel.stats();
     tel.emit(&RunFinished {
@@ -104,8 +118,80 @@ pub async fn import(
         .with_stats(stats))
 }
 
+/// Reads the System Log if the plan says so, checking the log cursor is not ahead of Okta.
+async fn read_log(
+    client: &OktaClient,
+    plan: &Plan,
+    tel: &RunTelemetry,
+) -> Result<Option<(LogDelta, i64)>> {
+    let Some(since) = plan.log_since else {
+        return Ok(None);
+    };
+    let (delta, date) = syslog::read(client, tel, since).await?;
+    plan.check_not_ahead("l", plan.previous.l, date)?;
+    Ok(Some((delta, date)))
+}
+
+/// The watermark after a run whose users, groups and log listings started at these server
+/// `Date`s (`None`: not read; the other keys are carried over, except `l`, which only a
+/// System Log delta writes).
+fn next_watermark(
+    previous: &OktaWatermark,
+    config: &Config,
+    [users, groups, log]: [Option<i64>; 3],
+) -> OktaWatermark {
+    let mut next = previous.clone();
+    if let Some(date) = users {
+        next.u = Some(watermark::high_water(date, config.delta_safety_margin));
+    }
+    if let Some(date) = groups {
+        next.g = Some(watermark::high_water(date, config.delta_safety_margin));
+    }
+    next.l = log.and_then(|date| DateTime::from_timestamp(date, 0));
+    next
+}
+
+/// Sends what the log says changed (see [`LogDelta::changes`]), counted per type.
+async fn send_log_changes(
+    config: &Config,
+    tel: &RunTelemetry,
+    delta: &LogDelta,
+    read_in_full: &HashSet<String>,
+    by_member: bool,
+    sink: &mut dyn ChangeSink,
+    ctx: &Context,
+) -> Result<()> {
+    let targets = Targets {
+        users: config.import_users,
+        groups: config.import_groups,
+        memberships: config.import_memberships,
+        external_id: config.external_id,
+    };
+    let changes = delta.changes(targets, read_in_full, by_member)?;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    for c in &changes {
+        match c {
+            Change::Upsert(o) => tel.count_objects(o.object_type.as_str(), 1, 0),
+            Change::Delete { object_type, .. } | Change::DeleteWhere { object_type, .. } => {
+                tel.count_objects(object_type.as_str(), 0, 1);
+            }
+            _ => {}
+        }
+    }
+    if ctx.is_cancelled() {
+        return Err(cancelled());
+    }
+    sink.send(changes).await
+}
+
 fn log_advances(tel: &RunTelemetry, from: &OktaWatermark, to: &OktaWatermark) {
-    for (key, before, after) in [("u", from.u, to.u), ("g", from.g, to.g)] {
+    for (key, before, after) in [
+        ("u", from.u, to.u),
+        ("g", from.g, to.g),
+        ("l", from.l, to.l),
+    ] {
         if let Some(after) = after
             && before != Some(after)
         {
@@ -162,6 +248,10 @@ struct Stages<'a> {
     config: &'a Config,
     plan: &'a Plan,
     tel: &'a Arc<RunTelemetry>,
+    /// What the System Log says (System Log deltas only).
+    log: Option<&'a LogDelta>,
+    /// Whether the host deletes a user's memberships by member id (`delete_where`).
+    by_member: bool,
 }
 
 impl Stages<'_> {
@@ -211,15 +301,23 @@ impl Stages<'_> {
         Ok(started_at)
     }
 
+    /// Whether the members of `group` are read in full: the plan says so and the System Log
+    /// (if read) does not explain the change.
+    fn reads_members_of(&self, group: &groups::OktaGroup) -> bool {
+        self.plan.reads_members_of(group)
+            && !self.log.is_some_and(|l| l.explains(group, self.by_member))
+    }
+
     /// Lists groups, emits them (if imported) and queues the groups whose members are read.
-    /// Returns the server `Date` of the first page.
+    /// Returns the server `Date` of the first page and the queued groups.
     async fn groups(
         &self,
         mut batches: Batches,
         mut group_ids: mpsc::Sender<QueuedGroup>,
-    ) -> Result<Option<i64>> {
+    ) -> Result<(Option<i64>, HashSet<String>)> {
+        let mut queued = HashSet::new();
         let Some(changed_after) = self.plan.groups else {
-            return Ok(None);
+            return Ok((None, queued));
         };
         let mut pager = groups::pager(
             self.client.http.origin(),
@@ -236,9 +334,10 @@ impl Stages<'_> {
             let wanted: Vec<QueuedGroup> = page
                 .items
                 .iter()
-                .filter(|g| self.plan.reads_members_of(g))
+                .filter(|g| self.reads_members_of(g))
                 .map(|g| (g.id.clone(), g.members_count()))
                 .collect();
+            queued.extend(wanted.iter().map(|(id, _)| id.clone()));
             if self.plan.emit_groups && !page.items.is_empty() {
                 let batch: Vec<Change> = page.items.iter().map(mapping::group::to_change).collect();
                 self.tel.count_objects(GROUP, batch.len() as u64, 0);
@@ -271,7 +370,7 @@ impl Stages<'_> {
                 complete,
             });
         }
-        Ok(started_at)
+        Ok((started_at, queued))
     }
 
     /// Reads the members of every queued group, `MaxConcurrency` groups at a time, the largest

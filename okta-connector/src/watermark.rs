@@ -5,7 +5,12 @@
 //! * `u` — users: the next delta run reads users with `lastUpdated` after it;
 //! * `g` — groups and memberships: the next delta run reads groups whose `lastUpdated` or
 //!   `lastMembershipUpdated` is after it, and re-reads the members of those whose
-//!   `lastMembershipUpdated` is.
+//!   `lastMembershipUpdated` is;
+//! * `l` — the System Log cursor (`DeltaSource` `"SystemLog"`): Okta's time when the last delta
+//!   run started reading the log. The next one reads events published since `l` minus
+//!   `DeltaSafetyMarginSeconds` (events appear late; those seen twice change nothing). A
+//!   watermark without `l` (written by a full run, or before the System Log was read) is valid:
+//!   its first SystemLog delta reads from `g`.
 //!
 //! A new value is the server's `Date` at the start of the listing, minus
 //! `DeltaSafetyMarginSeconds`: anything modified while the run was paging, or shortly before
@@ -28,6 +33,9 @@ pub struct OktaWatermark {
     /// Groups and memberships high-water mark.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp")]
     pub g: Option<DateTime<Utc>>,
+    /// System Log cursor: Okta's time when the last log read started.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp")]
+    pub l: Option<DateTime<Utc>>,
 }
 
 mod stamp {
@@ -147,7 +155,10 @@ mod tests {
             p.to_watermark().as_str(),
             r#"{"u":"2026-11-23T10:00:00.000Z","g":"2026-11-23T10:00:00.000Z"}"#
         );
-        let only_u = OktaWatermark { u: p.u, g: None };
+        let only_u = OktaWatermark {
+            u: p.u,
+            ..OktaWatermark::default()
+        };
         assert_eq!(
             only_u.to_watermark().as_str(),
             r#"{"u":"2026-11-23T10:00:00.000Z"}"#
@@ -179,6 +190,23 @@ mod tests {
         assert!(w.require(false, true).is_ok());
         let e = w.require(true, true).unwrap_err();
         assert!(e.message().contains("\"u\""));
+    }
+
+    #[test]
+    fn the_log_cursor_is_optional_and_round_trips() {
+        let old = r#"{"u":"2026-11-23T10:00:00.000Z","g":"2026-11-23T10:00:00.000Z"}"#;
+        let p = OktaWatermark::parse(&Watermark::new(old)).unwrap();
+        assert_eq!(p.l, None);
+        let with_l = OktaWatermark {
+            l: p.g,
+            ..p.clone()
+        };
+        let text = with_l.to_watermark();
+        assert_eq!(
+            text.as_str(),
+            r#"{"u":"2026-11-23T10:00:00.000Z","g":"2026-11-23T10:00:00.000Z","l":"2026-11-23T10:00:00.000Z"}"#
+        );
+        assert_eq!(OktaWatermark::parse(&text).unwrap(), with_l);
     }
 
     #[test]

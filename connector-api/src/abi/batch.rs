@@ -169,6 +169,10 @@ struct WireChange {
     attrs: Attributes,
     #[serde(default)]
     key: Option<String>,
+    #[serde(default)]
+    attribute: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -177,6 +181,7 @@ enum Op {
     Upsert,
     Delete,
     ScopeComplete,
+    DeleteWhere,
 }
 
 impl WireChange {
@@ -196,6 +201,19 @@ impl WireChange {
                 object_type: self.object_type,
                 within: self.within,
             }),
+            Op::DeleteWhere => {
+                let attribute = self.attribute.ok_or("missing field `attribute`")?;
+                if !crate::is_valid_match_attribute(&attribute) {
+                    return Err(format!(
+                        "`attribute` \"{attribute}\" is not 1 to 64 letters, digits or `_`"
+                    ));
+                }
+                Change::DeleteWhere {
+                    object_type: self.object_type,
+                    attribute,
+                    value: self.value.ok_or("missing field `value`")?,
+                }
+            }
         };
         Ok((change, self.key))
     }
@@ -219,6 +237,7 @@ mod tests {
             Change::delete("User", "00u2"),
             Change::ScopeComplete(Scope::within("GroupMember", "00g1")),
             Change::ScopeComplete(Scope::whole("User")),
+            Change::delete_where("GroupMember", "memberId", "00u2"),
         ]
     }
 

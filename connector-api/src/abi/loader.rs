@@ -784,6 +784,13 @@ mod tests {
             br#"{"kind":"rate_limited","message":"slow down"}"#,
         );
         assert_eq!(known.kind(), ErrorKind::RateLimited);
+        // 1.1's kind: known here; a 1.0 host reads it like `quota_exceeded` below.
+        let expired = decode_error(
+            "import",
+            br#"{"kind":"watermark_expired","message":"too old","remediation":"run full"}"#,
+        );
+        assert_eq!(expired.kind(), ErrorKind::WatermarkExpired);
+        assert_eq!(expired.remediation(), Some("run full"));
         let newer = decode_error(
             "import",
             br#"{"kind":"quota_exceeded","message":"out of quota","remediation":"buy more"}"#,

@@ -40,13 +40,13 @@ use crate::context::{CancellationToken, Context, MemoryLogger, Settings};
 use crate::error::{ConnectorError, ErrorKind, Result};
 use crate::export::ExportRequest;
 use crate::model::{
-    Change, Descriptor, ImportMode, ImportOutcome, ImportRequest, Object, ObjectType, Watermark,
+    Change, ChangeKind, Descriptor, ImportOutcome, ImportRequest, Object, ObjectType, Watermark,
 };
 
 mod export;
 mod rules;
 
-pub use rules::contract_violations;
+pub use rules::{contract_violations, unaccepted_changes};
 
 type SettingsFn = Box<dyn Fn() -> Settings + Send + Sync>;
 
@@ -327,11 +327,13 @@ async fn import(
 
 fn rules(
     descriptor: &Descriptor,
-    mode: ImportMode,
+    request: &ImportRequest,
     changes: &[Change],
     outcome: &ImportOutcome,
 ) -> std::result::Result<(), String> {
-    let violations = contract_violations(descriptor, mode, changes, Some(outcome));
+    let mode = request.mode;
+    let mut violations = contract_violations(descriptor, mode, changes, Some(outcome));
+    violations.extend(unaccepted_changes(request, changes));
     if violations.is_empty() {
         Ok(())
     } else {
@@ -467,7 +469,7 @@ pub async fn check_full_then_delta(subject: &Subject) -> CheckResult {
         let d = connector.descriptor();
         let (result, full) = import(&*connector, ImportRequest::full()).await;
         let outcome = result.map_err(|e| format!("the full import failed: {e}"))?;
-        rules(&d, ImportMode::Full, &full, &outcome)?;
+        rules(&d, &ImportRequest::full(), &full, &outcome)?;
         let Some(watermark) = outcome.watermark.clone() else {
             if d.capabilities.delta {
                 return Err("the full run returned no watermark, but the connector declares delta support".into());
@@ -477,9 +479,10 @@ pub async fn check_full_then_delta(subject: &Subject) -> CheckResult {
         if !d.capabilities.delta {
             return Err("the full run returned a watermark, but the connector does not declare delta support".into());
         }
-        let (result, delta) = import(&*connector, ImportRequest::delta(watermark)).await;
+        let request = ImportRequest::delta(watermark);
+        let (result, delta) = import(&*connector, request.clone()).await;
         let outcome = result.map_err(|e| format!("the delta import failed: {e}"))?;
-        rules(&d, ImportMode::Delta, &delta, &outcome)?;
+        rules(&d, &request, &delta, &outcome)?;
         if let Some(Change::Delete { object_type, external_id }) =
             delta.iter().find(|c| matches!(c, Change::Delete { .. }))
         {
@@ -586,7 +589,7 @@ pub async fn check_scope_complete(subject: &Subject) -> CheckResult {
         let d = connector.descriptor();
         let (result, full) = import(&*connector, ImportRequest::full()).await;
         let outcome = result.map_err(|e| format!("the full import failed: {e}"))?;
-        rules(&d, ImportMode::Full, &full, &outcome)?;
+        rules(&d, &ImportRequest::full(), &full, &outcome)?;
         let markers = full
             .iter()
             .filter(|c| matches!(c, Change::ScopeComplete(_)))
@@ -595,9 +598,10 @@ pub async fn check_scope_complete(subject: &Subject) -> CheckResult {
             return Err("declares scope_complete but the full run completed no scope".into());
         }
         if let (true, Some(watermark)) = (d.capabilities.delta, outcome.watermark) {
-            let (result, delta) = import(&*connector, ImportRequest::delta(watermark)).await;
+            let request = ImportRequest::delta(watermark);
+            let (result, delta) = import(&*connector, request.clone()).await;
             let outcome = result.map_err(|e| format!("the delta import failed: {e}"))?;
-            rules(&d, ImportMode::Delta, &delta, &outcome)?;
+            rules(&d, &request, &delta, &outcome)?;
         }
         Ok(None)
     })
@@ -732,9 +736,11 @@ pub async fn check_source_changes(subject: &Subject) -> CheckResult {
             .watermark
             .ok_or("the full run returned no watermark")?;
         mutate();
-        let (result, delta) = import(&*connector, ImportRequest::delta(watermark)).await;
+        // A 1.1 host: `delete_where` may come, and applies to the replica below.
+        let request = ImportRequest::delta(watermark).with_accepts([ChangeKind::DeleteWhere]);
+        let (result, delta) = import(&*connector, request.clone()).await;
         let outcome = result.map_err(|e| format!("the delta import after the change failed: {e}"))?;
-        rules(&d, ImportMode::Delta, &delta, &outcome)?;
+        rules(&d, &request, &delta, &outcome)?;
         if delta.is_empty() {
             return Err("the delta run after the source changed emitted nothing".into());
         }
@@ -746,6 +752,12 @@ pub async fn check_source_changes(subject: &Subject) -> CheckResult {
                 }
                 Change::Delete { object_type, external_id } => {
                     replica.remove(&(object_type.clone(), external_id.clone()));
+                }
+                Change::DeleteWhere { object_type, attribute, value } => {
+                    let value = serde_json::Value::from(value.as_str());
+                    replica.retain(|(t, _), o| {
+                        t != object_type || o.attributes.get(attribute) != Some(&value)
+                    });
                 }
                 Change::ScopeComplete(_) => {}
             }

@@ -2,7 +2,25 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{Change, Descriptor, ImportMode, ImportOutcome, Object, ObjectType, Scope};
+use crate::model::{
+    Change, Descriptor, ImportMode, ImportOutcome, ImportRequest, Object, ObjectType, Scope,
+};
+
+/// The changes of a run whose kind the host did not accept in `request` (see
+/// [`ImportRequest::accepts`]), in words; empty when every change is of a kind the host stores.
+pub fn unaccepted_changes(request: &ImportRequest, changes: &[Change]) -> Vec<String> {
+    changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !request.accepts(c.kind()))
+        .map(|(index, c)| {
+            format!(
+                "change {index} is a `{}` change, which the host did not declare in ImportRequest::accepts (an older host cannot decode it)",
+                c.kind()
+            )
+        })
+        .collect()
+}
 
 /// Checks the changes of one import run against the [`Connector`](crate::Connector) contract and
 /// returns every violation found, in words (empty when the run is clean).
@@ -74,6 +92,13 @@ impl<'a> Run<'a> {
             Change::Upsert(object) => self.upsert(index, object, scoped),
             Change::Delete { .. } => {}
             Change::ScopeComplete(scope) => self.scope_complete(index, scope, scoped),
+            Change::DeleteWhere { attribute, .. } => {
+                if !crate::is_valid_match_attribute(attribute) {
+                    self.report(format!(
+                        "change {index}: `delete_where` on `{object_type}` names attribute \"{attribute}\", which is not 1 to 64 letters, digits or `_`"
+                    ));
+                }
+            }
         }
     }
 

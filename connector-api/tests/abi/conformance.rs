@@ -344,6 +344,10 @@ mod broken {
             let _ = sink
                 .send(vec![Change::ScopeComplete(Scope::whole("User"))])
                 .await;
+            // A 1.1 change no request of the kit's declared.
+            let _ = sink
+                .send(vec![Change::delete_where("User", "manager", "1")])
+                .await;
             Ok(ImportOutcome::new().with_watermark(Some(Watermark::new("anything"))))
         }
         async fn export(&self, _ctx: &Context, _request: ExportRequest) -> Result<ExportReport> {
@@ -384,5 +388,11 @@ async fn the_kit_names_each_failed_check() {
         "{text}"
     );
     assert!(text.contains("validate_watermark accepted"), "{text}");
+    assert!(
+        text.contains(
+            "is a `delete_where` change, which the host did not declare in ImportRequest::accepts"
+        ),
+        "{text}"
+    );
     assert!(text.contains("instead of not_supported"), "{text}");
 }

@@ -10,13 +10,13 @@ use crate::sim::{Sim, enc};
 
 type Error = Box<dyn std::error::Error>;
 
-fn ids(db: &Connection, sql: &str) -> Result<Vec<String>, Error> {
+pub(crate) fn ids(db: &Connection, sql: &str) -> Result<Vec<String>, Error> {
     let mut st = db.prepare(sql)?;
     let rows = st.query_map([], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-fn changed(v: &serde_json::Value) -> bool {
+pub(crate) fn changed(v: &serde_json::Value) -> bool {
     v["changed"].as_bool().unwrap_or(false)
 }
 

@@ -17,6 +17,7 @@
 
 mod churn;
 mod compare;
+mod delta_sources;
 mod measure;
 mod peers;
 mod report;
@@ -71,6 +72,9 @@ enum Scenario {
     Cpu,
     /// 1% churn after the rate-bound full run, then a delta run.
     Delta,
+    /// After `delta`: users created and hard-deleted and the largest groups changed, then a
+    /// delta run per `DeltaSource` and one with nothing changed (`delta_sources.rs`).
+    Sources,
     /// The Okta Python SDK and Airbyte's source-okta on the rate-bound simulator.
     Peers,
 }
@@ -86,7 +90,7 @@ struct Opts {
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["s", "l"])]
     sizes: Vec<Size>,
     /// Scenarios.
-    #[arg(long, value_enum, value_delimiter = ',', default_values = ["rate", "cpu", "delta", "peers"])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["rate", "cpu", "delta", "sources", "peers"])]
     scenarios: Vec<Scenario>,
     /// Sizes the rate-bound scenarios (rate, delta, peers) run on; default: every size.
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -559,6 +563,11 @@ fn rate_bound(
         .share_of_full(full_requests, full_wall);
         eprintln!("import-bench: {}", row.one_line());
         rows.push(row);
+    }
+    // 4. Both delta sources after users created and hard-deleted (needs the delta's store).
+    if want(Scenario::Delta) && want(Scenario::Sources) {
+        let full = (full_requests, full_wall);
+        delta_sources::run(paths, &dir, &setup, size, full, rows, notes)?;
     }
     Ok(())
 }

@@ -5,9 +5,9 @@
 //! 1. a full import into a fresh store (`./demo.db` unless `--store` says otherwise);
 //! 2. changes in the org through the simulator: profile updates, a new user, a deprovisioned
 //!    user, membership adds and removes, a hard-deleted user;
-//! 3. a delta run — it sees the updates, the deprovisioning and the membership changes, but not
-//!    the hard delete (Okta's lists do not show deleted users);
-//! 4. a full run — its completed User scope reveals the hard delete.
+//! 3. a delta run — it sees the updates, the deprovisioning, the membership changes and the
+//!    hard delete (from Okta's System Log, with the deleted user's memberships);
+//! 4. a full run — its completed scopes confirm the store: nothing is left to remove.
 //!
 //! It prints what each run changed and the commands to explore the store afterwards. The
 //! simulator is gone when the demo ends, so the store is for `objects`/`runs`/`connectors`.
@@ -236,7 +236,10 @@ async fn steps(
         return Ok(ControlFlow::Break(code));
     }
 
-    step(4, "full run: completed scopes reveal the hard-deleted user");
+    step(
+        4,
+        "full run: completed scopes confirm what the delta run did",
+    );
     let report = one_run(app, store, loaded, ModeChoice::Full, cancel).await?;
     let code = report.exit_code();
     summary.runs.push(report);

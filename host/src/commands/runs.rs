@@ -73,6 +73,7 @@ fn show_one(app: &App, store: &Store, name: &str, id: i64) -> Outcome {
             // What is stored now says nothing about that run: leave the column out.
             stored: Default::default(),
             guard: Vec::new(),
+            fell_back_to_full: None,
             run,
         };
         output::print(&output::run_report(&report));

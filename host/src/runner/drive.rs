@@ -4,7 +4,7 @@
 //! than the store waits); when the connector is done, the writer is drained and its error, if
 //! any, fails the run.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -18,7 +18,7 @@ use crate::clock::{Clock, format_ts};
 use crate::logging::ConnectorLogger;
 use crate::progress::Progress;
 use crate::store::writer::{ImportWriter, OnStored, UpsertBatch, Written};
-use crate::store::{RunKey, Store, StoreError, TypeCounts};
+use crate::store::{DeleteWhere, RunKey, Store, StoreError, TypeCounts};
 
 /// What came back once the connector's `import` returned (or was abandoned).
 #[derive(Debug)]
@@ -40,6 +40,13 @@ pub(super) struct Received {
     pub(super) pending_deletes: BTreeSet<(String, String)>,
     /// Scopes the connector completed.
     pub(super) completed: BTreeSet<Scope>,
+    /// Deletes by reference, one per (type, attribute, value), each with the objects upserted
+    /// after its last occurrence.
+    pub(super) by_reference: Vec<DeleteWhere>,
+    /// (type, attribute) pairs deleted by, and where each (type, attribute, value) is in
+    /// `by_reference`.
+    reference_keys: BTreeSet<(String, String)>,
+    reference_index: HashMap<(String, String, String), usize>,
     /// The store error that stopped the sink, if any.
     pub(super) failure: Option<StoreError>,
     /// Whether the sink refused a batch (cancelled, or after a store failure).
@@ -62,7 +69,17 @@ impl Received {
                             object.external_id.clone(),
                         ));
                     }
+                    self.spare(&object);
                     upserts.push(object);
+                }
+                Change::DeleteWhere {
+                    object_type,
+                    attribute,
+                    value,
+                } => {
+                    let t = object_type.as_str().to_owned();
+                    self.counts.entry(t.clone()).or_default().deletes += 1;
+                    self.delete_where(t, attribute, value);
                 }
                 Change::Delete {
                     object_type,
@@ -80,6 +97,45 @@ impl Received {
             }
         }
         upserts
+    }
+
+    /// Remembers a delete by reference; a repeated one forgets what the earlier one spared.
+    fn delete_where(&mut self, object_type: String, attribute: String, value: String) {
+        self.reference_keys
+            .insert((object_type.clone(), attribute.clone()));
+        let key = (object_type.clone(), attribute.clone(), value.clone());
+        match self.reference_index.get(&key) {
+            Some(&i) => self.by_reference[i].spared.clear(),
+            None => {
+                self.reference_index.insert(key, self.by_reference.len());
+                self.by_reference.push(DeleteWhere {
+                    object_type,
+                    attribute,
+                    value,
+                    spared: BTreeSet::new(),
+                });
+            }
+        }
+    }
+
+    /// An upsert after a delete by reference that matches it is kept (the last change wins).
+    fn spare(&mut self, object: &Object) {
+        let object_type = object.object_type.as_str();
+        for (t, attribute) in &self.reference_keys {
+            let Some(value) = (t == object_type)
+                .then(|| object.attributes.get(attribute))
+                .flatten()
+                .and_then(|v| v.as_str())
+            else {
+                continue;
+            };
+            let key = (t.clone(), attribute.clone(), value.to_owned());
+            if let Some(&i) = self.reference_index.get(&key) {
+                self.by_reference[i]
+                    .spared
+                    .insert(object.external_id.clone());
+            }
+        }
     }
 
     /// Adds what the writer stored to the counts.
@@ -198,7 +254,10 @@ impl ChangeSink for StoreSink<'_> {
         if let Some(other) = changes.iter().find(|c| {
             !matches!(
                 c,
-                Change::Upsert(_) | Change::Delete { .. } | Change::ScopeComplete(_)
+                Change::Upsert(_)
+                    | Change::Delete { .. }
+                    | Change::ScopeComplete(_)
+                    | Change::DeleteWhere { .. }
             )
         }) {
             self.received.rejected = true;

@@ -12,8 +12,8 @@ use crate::clock::format_ts;
 use crate::error::HostError;
 use crate::guard::{self, GuardInput, GuardTrip};
 use crate::store::{
-    Deletions, FinalDeletes, RunEnd, RunError, RunKey, RunStatus, Store, StoreError, TypeCounts,
-    Verdict,
+    DeleteWhere, Deletions, FinalDeletes, RunEnd, RunError, RunKey, RunStatus, Store, StoreError,
+    TypeCounts, Verdict,
 };
 
 /// Steps 3 and 4: records how the run ended; returns what the guard found.
@@ -33,8 +33,10 @@ pub(super) fn record(
         counts,
         pending_deletes,
         completed,
+        by_reference,
         failure,
         rejected,
+        ..
     } = received;
     let end = RunEnd {
         counts,
@@ -55,6 +57,7 @@ pub(super) fn record(
                     outcome,
                     pending_deletes,
                     completed,
+                    by_reference,
                     end,
                 },
                 options,
@@ -113,6 +116,7 @@ struct Success {
     outcome: ImportOutcome,
     pending_deletes: BTreeSet<(String, String)>,
     completed: BTreeSet<Scope>,
+    by_reference: Vec<DeleteWhere>,
     end: RunEnd,
 }
 
@@ -128,6 +132,7 @@ fn finish_success(
         outcome,
         pending_deletes,
         completed,
+        by_reference,
         mut end,
     } = success;
     let (scopes, notes) = effective_scopes(opened.mode, completed, &outcome.skipped);
@@ -138,6 +143,7 @@ fn finish_success(
     let deletes = FinalDeletes {
         objects: &pending_deletes,
         scopes: &scopes,
+        by_reference: &by_reference,
     };
     let mut trips = Vec::new();
     store.finish_import(opened.run, deletes, at, |done| {

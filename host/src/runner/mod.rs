@@ -35,7 +35,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connector_api::{CancellationToken, Connector, ImportMode, ImportRequest};
+use connector_api::{
+    CancellationToken, ChangeKind, Connector, ErrorKind, ImportMode, ImportRequest,
+};
 use serde::Serialize;
 
 use crate::clock::{Clock, format_ts};
@@ -136,6 +138,10 @@ pub struct RunReport {
     pub elapsed_ms: u64,
     /// Objects stored for the connector after the run, per type.
     pub stored: BTreeMap<String, u64>,
+    /// With `--mode auto`: why a delta run was replaced by this full run (the delta run is
+    /// recorded as failed before it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fell_back_to_full: Option<String>,
 }
 
 impl RunReport {
@@ -157,6 +163,10 @@ impl RunReport {
         }
     }
 }
+
+/// The change kinds beyond connector-api 1.0's that this host stores (declared in every
+/// [`ImportRequest`]).
+pub const ACCEPTED_CHANGES: [ChangeKind; 1] = [ChangeKind::DeleteWhere];
 
 /// Picks the mode and the watermark to hand the connector.
 ///
@@ -201,6 +211,38 @@ pub async fn run_import(
     options: &RunOptions,
     env: &RunEnv,
 ) -> Result<RunReport, HostError> {
+    let report = run_once(store, target, options, env).await?;
+    let expired = report
+        .run
+        .error
+        .as_ref()
+        .filter(|e| e.kind == ErrorKind::WatermarkExpired.as_str());
+    match expired {
+        Some(error) if options.mode == ModeChoice::Auto && report.run.mode == "delta" => {
+            let why = format!(
+                "delta run {} could not continue from the stored watermark ({}); running a full import instead",
+                report.run.id, error.message
+            );
+            tracing::warn!(connector = target.name, run = report.run.id, "{why}");
+            let full = RunOptions {
+                mode: ModeChoice::Full,
+                ..options.clone()
+            };
+            let mut report = run_once(store, target, &full, env).await?;
+            report.fell_back_to_full = Some(why);
+            Ok(report)
+        }
+        _ => Ok(report),
+    }
+}
+
+/// One run in the mode `options` asks for.
+async fn run_once(
+    store: &mut Store,
+    target: Target<'_>,
+    options: &RunOptions,
+    env: &RunEnv,
+) -> Result<RunReport, HostError> {
     let started = Instant::now();
     let (opened, request) = open_run(store, target, options, env.clock.as_ref())?;
     let driven = drive::drive(store, target, opened.run, request, options, env).await;
@@ -219,6 +261,7 @@ pub async fn run_import(
         guard: trips,
         elapsed_ms: started.elapsed().as_millis() as u64,
         stored,
+        fell_back_to_full: None,
     })
 }
 
@@ -248,7 +291,8 @@ fn open_run<'a>(
         stored_watermark.as_deref(),
         descriptor.capabilities.delta,
         name,
-    )?;
+    )?
+    .with_accepts(ACCEPTED_CHANGES);
     let mode = request.mode;
     let stored_before = store.count_by_type(name)?;
     let run_id = store.begin_run(name, mode, stored_watermark.as_deref(), &now)?;

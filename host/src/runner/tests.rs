@@ -143,9 +143,10 @@ async fn auto_uses_the_stored_watermark() {
     let c = Scripted::new(vec![], ok("w2"));
     let report = run(&mut store, &c, ModeChoice::Auto, false).await;
     assert_eq!(report.run.mode, "delta");
+    // The host declares the change kinds beyond 1.0's that it stores.
     assert_eq!(
         c.seen.lock().unwrap()[0],
-        ImportRequest::delta(Watermark::new("w1"))
+        ImportRequest::delta(Watermark::new("w1")).with_accepts(super::ACCEPTED_CHANGES)
     );
     assert_eq!(report.run.watermark_before.as_deref(), Some("w1"));
     assert_eq!(store.watermark("t").unwrap().unwrap().value, "w2");

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use connector_api::Scope;
 
 use super::writer::{ImportBackend, UpsertBatch};
-use super::{Result, RunEnd, RunError, RunStatus, Store, UpsertOutcome};
+use super::{DeleteWhere, Result, RunEnd, RunError, RunStatus, Store, UpsertOutcome};
 
 /// The run a write belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +28,8 @@ pub struct FinalDeletes<'a> {
     pub objects: &'a BTreeSet<(String, String)>,
     /// Completed scopes: their stored objects the run did not emit are removed.
     pub scopes: &'a [Scope],
+    /// Deletes by reference (an attribute equal to a value), counted as explicit deletes.
+    pub by_reference: &'a [DeleteWhere],
 }
 
 /// What the final transaction deleted among the objects stored before the run, per type.
@@ -117,6 +119,12 @@ impl Store {
                 *done.deleted.entry(object_type.clone()).or_default() += 1;
             }
         }
+        for d in deletes.by_reference {
+            let n = tx.delete_where(run.connector, d, run.run_id)?;
+            if n > 0 {
+                *done.deleted.entry(d.object_type.clone()).or_default() += n;
+            }
+        }
         for scope in deletes.scopes {
             let n = tx.delete_unseen(run.connector, scope, run.run_id)?;
             if n > 0 {
@@ -174,6 +182,7 @@ mod tests {
         let none = FinalDeletes {
             objects: &BTreeSet::new(),
             scopes: &[],
+            by_reference: &[],
         };
         store
             .finish_import(run, none, "t1", |_| Verdict::Commit {
@@ -202,6 +211,7 @@ mod tests {
         let deletes = FinalDeletes {
             objects: &BTreeSet::from([("User".to_owned(), "u1".to_owned())]),
             scopes: &scopes,
+            by_reference: &[],
         };
         let mut seen = Deletions::default();
         store
@@ -229,6 +239,102 @@ mod tests {
         let record = store.run(run_id).unwrap().unwrap();
         assert_eq!(record.status, RunStatus::Succeeded);
         assert_eq!(record.watermark_after.as_deref(), Some("w2"));
+    }
+
+    #[test]
+    fn deletes_by_reference_spare_what_the_run_upserted_after_them() {
+        let mut store = Store::open_in_memory().unwrap();
+        store.ensure_connector("c", "/l.so", None, "t0").unwrap();
+        let member = |g: &str, u: &str| {
+            Object::new("GroupMember", format!("{g}:{u}"))
+                .in_scope(g)
+                .with("memberId", u)
+        };
+        let first = store.begin_run("c", ImportMode::Full, None, "t1").unwrap();
+        let run = RunKey {
+            connector: "c",
+            run_id: first,
+        };
+        let edges = [
+            member("g1", "u1"),
+            member("g2", "u1"),
+            member("g3", "u1"),
+            member("g1", "u2"),
+        ];
+        store
+            .write_upserts(run, &batch(edges.to_vec(), "t1"))
+            .unwrap();
+        let none = FinalDeletes {
+            objects: &BTreeSet::new(),
+            scopes: &[],
+            by_reference: &[],
+        };
+        let commit = |w: &str| Verdict::Commit {
+            end: RunEnd::default(),
+            watermark: Some(w.into()),
+        };
+        store
+            .finish_import(run, none, "t1", |_| commit("w1"))
+            .unwrap();
+        let second = store.begin_run("c", ImportMode::Delta, None, "t2").unwrap();
+        let run = RunKey {
+            connector: "c",
+            run_id: second,
+        };
+        let by_reference = [DeleteWhere {
+            object_type: "GroupMember".into(),
+            attribute: "memberId".into(),
+            value: "u1".into(),
+            spared: BTreeSet::from(["g3:u1".to_owned()]),
+        }];
+        let deletes = FinalDeletes {
+            objects: &BTreeSet::new(),
+            scopes: &[],
+            by_reference: &by_reference,
+        };
+        let mut seen = Deletions::default();
+        store
+            .finish_import(run, deletes, "t2", |done| {
+                seen = done.clone();
+                commit("w2")
+            })
+            .unwrap();
+        assert_eq!(
+            seen.deleted,
+            BTreeMap::from([("GroupMember".to_owned(), 2)])
+        );
+        for (id, kept) in [
+            ("g1:u1", false),
+            ("g2:u1", false),
+            ("g3:u1", true),
+            ("g1:u2", true),
+        ] {
+            assert_eq!(
+                store.object("c", "GroupMember", id).unwrap().is_some(),
+                kept,
+                "{id}"
+            );
+        }
+        let bad = [DeleteWhere {
+            attribute: "x') OR 1=1 --".into(),
+            ..by_reference[0].clone()
+        }];
+        let third = store.begin_run("c", ImportMode::Delta, None, "t3").unwrap();
+        let run = RunKey {
+            connector: "c",
+            run_id: third,
+        };
+        let deletes = FinalDeletes {
+            objects: &BTreeSet::new(),
+            scopes: &[],
+            by_reference: &bad,
+        };
+        assert!(
+            store
+                .finish_import(run, deletes, "t3", |_| commit("w3"))
+                .is_err()
+        );
+        assert_eq!(store.count_by_type("c").unwrap()["GroupMember"], 2);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! The store never holds credentials: connectors' settings are not stored at all, and objects
 //! are what the connector emitted.
 
+mod delete_where;
 mod exports;
 mod import;
 mod objects;
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use delete_where::DeleteWhere;
 pub use exports::{ExportRow, ExportRunRecord};
 pub use import::{Deletions, FinalDeletes, RunKey, Verdict};
 pub use objects::{StoredObject, UpsertOutcome};

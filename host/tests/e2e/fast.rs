@@ -10,12 +10,12 @@ use std::sync::Arc;
 use connector_api::CancellationToken;
 use fixtures::{OrgSpec, SimConfig, Simulator};
 use host::clock::SystemClock;
-use host::plugin::{self, Loaded};
+use host::plugin::Loaded;
 use host::runner::{self, ModeChoice, RunEnv, RunOptions, RunReport, Target};
 use host::store::{RunStatus, Store, WatermarkRow};
 use serde_json::{Value, json};
 
-use crate::support::{Harness, NAME, TOKEN_REF, connector_config, library, token_chain};
+use crate::support::{Harness, NAME, TOKEN_REF, library};
 
 /// How much faster than real time the simulator's clock runs.
 pub const SCALE: f64 = 1000.0;
@@ -60,19 +60,8 @@ pub async fn fast_harness(
     extra: Value,
 ) -> Harness {
     let sim = fast_simulator(OrgSpec::tiny(), token, tweak).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("mesh.db")).unwrap();
-    let loaded = plugin::load(
-        &connector_config(&sim, fast_extra(&sim, extra)),
-        &token_chain(token),
-    )
-    .expect("the connector loads");
-    Harness {
-        sim,
-        store,
-        loaded,
-        dir,
-    }
+    let extra = fast_extra(&sim, extra);
+    Harness::on(sim, token, extra)
 }
 
 /// One run of `loaded` into `store` while `alongside` runs too (e.g. restarting the simulator).

@@ -108,7 +108,11 @@ impl Harness {
 
     /// An org of `spec`, token `token`, extra ConfigJson keys.
     pub async fn with(spec: OrgSpec, token: &str, extra: Value) -> Self {
-        let sim = simulator(spec, token).await;
+        Self::on(simulator(spec, token).await, token, extra)
+    }
+
+    /// A harness around a started simulator: token `token`, extra ConfigJson keys.
+    pub fn on(sim: Simulator, token: &str, extra: Value) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("mesh.db")).unwrap();
         let loaded = plugin::load(&connector_config(&sim, extra), &token_chain(token))

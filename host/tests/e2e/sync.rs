@@ -3,6 +3,7 @@
 use fixtures::OrgSpec;
 use host::runner::ModeChoice;
 use host::store::RunStatus;
+use serde_json::json;
 
 use crate::support::{Harness, NAME, live_user_ids};
 
@@ -110,13 +111,26 @@ async fn full_then_delta_stores_the_org_and_then_only_its_changes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hard_deleted_user_disappears_after_the_next_full_run() {
-    let mut h = Harness::after_full_run(OrgSpec::tiny()).await;
+    // `DeltaSource` `LastUpdated`: the lists alone (System Log deltas: `syslog.rs`).
+    let mut h = Harness::with(
+        OrgSpec::tiny(),
+        "test-token",
+        json!({"DeltaSource": "LastUpdated"}),
+    )
+    .await;
+    let seed = h.run(ModeChoice::Full).await;
+    assert_eq!(
+        seed.run.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        seed.run.error
+    );
 
     let victim = live_user_ids(&h.sim)[3].clone();
     assert!(h.store.object(NAME, "User", &victim).unwrap().is_some());
     assert!(h.sim.delete_user(&victim));
 
-    // Okta's lists do not show deleted users, so a delta run cannot see the delete.
+    // Okta's lists do not show deleted users, so a LastUpdated delta run cannot see the delete.
     let delta = h.run(ModeChoice::Delta).await;
     assert_eq!(
         delta.run.status,

@@ -128,6 +128,13 @@ pub fn http_error(
             needed_role(req.bucket)
         )),
         400 if req.user_search_filter.is_some() => search_rejected(req, &parsed),
+        400 if req.bucket == Bucket::Logs => ConnectorError::watermark_expired(format!(
+            "{org} refused the System Log read from the watermark's log cursor ({})",
+            parsed.error_summary.as_deref().unwrap_or("invalid since")
+        ))
+        .with_remediation(
+            "The System Log keeps 90 days: the watermark is older than that, so a delta run would miss changes.              Run a full import (host import --mode auto does so on its own)",
+        ),
         404 => ConnectorError::not_found(format!(
             "{org} answered 404 Not Found for {ep}"
         ))
@@ -202,6 +209,11 @@ fn needed_role(bucket: Bucket) -> &'static str {
         }
         Bucket::Apps => {
             "Listing apps needs the Read-Only Administrator role (or a custom admin role with okta.apps.read)."
+        }
+        Bucket::Logs => {
+            "A delta run with DeltaSource \"SystemLog\" reads the System Log: grant the Read-Only Administrator role \
+             (OAuth: the scope okta.logs.read), or set DeltaSource to \"LastUpdated\" in ConfigJson (hard deletes then \
+             wait for the next full run)."
         }
         Bucket::IgaV1 | Bucket::IgaRequests | Bucket::IgaV2 => {
             "Okta Identity Governance lists need the org's governance features and an administrator with the \

@@ -121,6 +121,7 @@ pub struct Pager<T> {
     empty_streak: u32,
     empty_moving_on: u32,
     envelope: bool,
+    polling: bool,
     _items: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -140,6 +141,7 @@ impl<T: DeserializeOwned> Pager<T> {
             empty_streak: 0,
             empty_moving_on: 0,
             envelope: false,
+            polling: false,
             _items: std::marker::PhantomData,
         }
     }
@@ -156,6 +158,14 @@ impl<T: DeserializeOwned> Pager<T> {
     #[must_use]
     pub fn enveloped(mut self) -> Self {
         self.envelope = true;
+        self
+    }
+
+    /// A polled listing (the System Log without `until`): every page has a `next` link, and an
+    /// empty page ends the listing.
+    #[must_use]
+    pub fn polling(mut self) -> Self {
+        self.polling = true;
         self
     }
 
@@ -235,7 +245,7 @@ impl<T: DeserializeOwned> Pager<T> {
         href: Option<String>,
         empty: bool,
     ) -> Result<()> {
-        let Some(href) = href else {
+        let Some(href) = href.filter(|_| !(self.polling && empty)) else {
             self.empty_moving_on = 0;
             return Ok(());
         };

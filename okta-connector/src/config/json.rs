@@ -56,6 +56,10 @@ pub struct ConfigJson {
     /// How far before a run's start (server time) the next delta run looks back.
     #[serde(default = "defaults::delta_safety_margin_seconds")]
     pub delta_safety_margin_seconds: u64,
+    /// Where a delta run learns of deletes and membership changes: `"SystemLog"` (the default)
+    /// or `"LastUpdated"`.
+    #[serde(default)]
+    pub delta_source: DeltaSource,
     /// Simulator only: how many times faster than real time the server clock runs.
     #[serde(default = "defaults::time_scale")]
     pub simulator_time_scale: f64,
@@ -110,6 +114,18 @@ pub enum ExternalIdAttribute {
     /// `profile.login` (changes when a user is renamed).
     #[serde(rename = "login")]
     Login,
+}
+
+/// Where a delta run learns of hard deletes and membership changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum DeltaSource {
+    /// Okta's System Log (`/api/v1/logs`, role or scope `okta.logs.read`): hard deletes and
+    /// membership adds and removes cost what changed. Recommended.
+    #[default]
+    SystemLog,
+    /// `lastUpdated` and `lastMembershipUpdated` only: a changed group's member list is read in
+    /// full, and hard-deleted users are only removed by the next full run.
+    LastUpdated,
 }
 
 /// Parses `ConfigJson`, naming the JSON path of the first problem.

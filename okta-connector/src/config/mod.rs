@@ -22,7 +22,7 @@ use url::Url;
 
 pub use auth::AuthSettings;
 pub use iga::{IgaConfig, IgaJson};
-pub use json::{ConfigJson, ExternalIdAttribute};
+pub use json::{ConfigJson, DeltaSource, ExternalIdAttribute};
 
 use crate::okta::{MAX_GROUP_PAGE_SIZE, MAX_MEMBER_PAGE_SIZE, MAX_USER_PAGE_SIZE};
 
@@ -61,6 +61,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Look-back of the next delta run.
     pub delta_safety_margin: chrono::Duration,
+    /// Where delta runs learn of deletes and membership changes.
+    pub delta_source: DeltaSource,
     /// Server seconds per real second (1 against real Okta).
     pub time_scale: f64,
     /// What the IGA part of a run imports.
@@ -120,6 +122,7 @@ impl Config {
             delta_safety_margin: chrono::Duration::seconds(
                 i64::try_from(json.delta_safety_margin_seconds).unwrap_or(86_400),
             ),
+            delta_source: json.delta_source,
             time_scale: json.simulator_time_scale,
             iga,
         })

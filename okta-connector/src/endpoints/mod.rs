@@ -5,6 +5,7 @@
 
 pub mod apps;
 pub mod groups;
+pub mod logs;
 pub mod members;
 pub mod users;
 

@@ -70,10 +70,11 @@ async fn check_reports_what_it_verified() {
     let conn = connector(&sim, json!({"UserSearchFilter": "status eq \"ACTIVE\""}));
     let (ctx, _) = connector_api::Context::for_tests();
     let report = conn.check(&ctx).await.expect("check passes");
-    assert_eq!(report.checks.len(), 4, "{report:?}");
+    assert_eq!(report.checks.len(), 5, "{report:?}");
     assert!(report.checks[0].contains("contoso.okta.com"));
     assert!(report.checks.iter().any(|c| c.contains("UserSearchFilter")));
     assert!(report.checks.iter().any(|c| c.contains("group members")));
+    assert!(report.checks.iter().any(|c| c.contains("System Log")));
 
     // Only what is imported is probed: no user listing when users are not imported.
     sim.reset_stats();
@@ -82,10 +83,25 @@ async fn check_reports_what_it_verified() {
         json!({"ImportUsers": false, "ImportMemberships": false}),
     );
     let report = groups_only.check(&ctx).await.expect("check passes");
-    assert_eq!(report.checks.len(), 1, "{report:?}");
+    assert_eq!(report.checks.len(), 2, "{report:?}");
     let by = sim.stats().requests_by_bucket;
     assert_eq!(by.get("/api/v1/users"), None, "{by:?}");
     assert_eq!(by["/api/v1/groups"], 1, "{by:?}");
+    assert_eq!(by["/api/v1/logs"], 1, "{by:?}");
+
+    // A token that cannot read the System Log fails `check` with the remedy, unless the
+    // configuration does not read it.
+    sim.faults()
+        .push("status:403@/api/v1/logs#always".parse().unwrap());
+    let err = conn.check(&ctx).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert!(
+        err.remediation().unwrap().contains("okta.logs.read"),
+        "{err}"
+    );
+    let last_updated = connector(&sim, json!({"DeltaSource": "LastUpdated"}));
+    let report = last_updated.check(&ctx).await.expect("check passes");
+    assert!(!report.checks.iter().any(|c| c.contains("System Log")));
 }
 
 #[tokio::test]

@@ -40,6 +40,11 @@ const RANKS: &[(&str, u8, &str)] = &[
         6,
         "the IGA part of a run: URLs, mapping, reading, check",
     ),
+    (
+        "syslog",
+        6,
+        "a System Log delta: reading the log, what its events change",
+    ),
     ("run", 7, "executes a plan"),
     ("crate", 8, "the connector, its factory and descriptor"),
 ];
