@@ -56,11 +56,18 @@ pub enum Bucket {
     IgaRequests,
     /// Other `/governance/api/v2/*` lists (catalog, request conditions and sequences).
     IgaV2,
+    /// `GET /api/v1/users/{id}` and `/api/v1/users/{id}/groups` (export's reads).
+    UserById,
+    /// `POST /api/v1/users` (create), `POST /api/v1/users/{id}` (update) and
+    /// `POST /api/v1/users/{id}/lifecycle/*` (export's user writes).
+    UserWrites,
+    /// `PUT` / `DELETE /api/v1/groups/{groupId}/users/{userId}` (export's membership writes).
+    GroupMemberWrites,
 }
 
 impl Bucket {
     /// Every bucket, in a fixed order.
-    pub const ALL: [Bucket; 7] = [
+    pub const ALL: [Bucket; 10] = [
         Bucket::Users,
         Bucket::Groups,
         Bucket::GroupById,
@@ -68,6 +75,9 @@ impl Bucket {
         Bucket::IgaV1,
         Bucket::IgaRequests,
         Bucket::IgaV2,
+        Bucket::UserById,
+        Bucket::UserWrites,
+        Bucket::GroupMemberWrites,
     ];
 
     /// Okta's name of the bucket (its endpoint pattern).
@@ -80,6 +90,9 @@ impl Bucket {
             Bucket::IgaV1 => "/governance/api/v1/*",
             Bucket::IgaRequests => "/governance/api/v2/requests",
             Bucket::IgaV2 => "/governance/api/v2/*",
+            Bucket::UserById => "/api/v1/users/{id}",
+            Bucket::UserWrites => "POST /api/v1/users*",
+            Bucket::GroupMemberWrites => "PUT|DELETE /api/v1/groups/{id}/users/{userId}",
         }
     }
 

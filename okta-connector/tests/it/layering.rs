@@ -41,6 +41,7 @@ const RANKS: &[(&str, u8, &str)] = &[
         "the IGA part of a run: URLs, mapping, reading, check",
     ),
     ("run", 7, "executes a plan"),
+    ("export", 7, "write-back: exported changes → Okta writes"),
     ("crate", 8, "the connector, its factory and descriptor"),
 ];
 
