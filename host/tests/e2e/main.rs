@@ -19,3 +19,4 @@ mod secrets;
 mod snapshot;
 mod support;
 mod sync;
+mod write_back;

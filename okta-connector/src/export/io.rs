@@ -51,6 +51,9 @@ pub(super) struct Io<'a> {
     pub dry_run: bool,
     /// Keys of changes a write was sent for.
     wrote: Mutex<HashSet<String>>,
+    /// Dry run: ids and logins of the users the request would create, so later changes of the
+    /// same request may name them.
+    would_create: Mutex<HashSet<String>>,
 }
 
 impl<'a> Io<'a> {
@@ -66,7 +69,22 @@ impl<'a> Io<'a> {
             tel,
             dry_run,
             wrote: Mutex::new(HashSet::new()),
+            would_create: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Dry run: notes that the request would create a user known by these names.
+    pub(super) fn plan_user(&self, names: &[&str]) {
+        let mut set = self.would_create.lock().unwrap_or_else(|p| p.into_inner());
+        set.extend(names.iter().map(|n| n.to_ascii_lowercase()));
+    }
+
+    /// Dry run: whether an earlier change of the request would create the user `name`.
+    pub(super) fn planned_user(&self, name: &str) -> bool {
+        self.would_create
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&name.to_ascii_lowercase())
     }
 
     /// The export settings.

@@ -74,6 +74,14 @@ pub(super) async fn set(
         return Ok(failed(e));
     }
     let Some(user) = io.user(&uid).await? else {
+        if io.dry_run && add && io.planned_user(&uid) {
+            // An earlier change of this dry run would create the user.
+            return Ok(if io.settings().allows(Operation::AddMember) {
+                ExportStatus::Applied { assigned_id: None }
+            } else {
+                not_allowed(Operation::AddMember)
+            });
+        }
         return Ok(failed(missing("user", &uid)));
     };
     let member = io.group_ids_of(&user.id).await?.contains(&group.id);
@@ -91,33 +99,46 @@ pub(super) async fn set(
     if io.dry_run {
         return Ok(ExportStatus::Applied { assigned_id: None });
     }
-    let (method, endpoint) = if add {
-        (Method::PUT, "PUT /api/v1/groups/{groupId}/users/{userId}")
-    } else {
+    send(io, key, external_id, (&group.id, &user.id), add).await
+}
+
+/// The `PUT` or `DELETE` itself; both are idempotent in Okta, so one without an answer is
+/// sent once more.
+async fn send(
+    io: &Io<'_>,
+    key: &str,
+    external_id: &str,
+    (group_id, user_id): (&str, &str),
+    add: bool,
+) -> Result<ExportStatus> {
+    let (operation, method, endpoint, what) = if add {
+        let e = "PUT /api/v1/groups/{groupId}/users/{userId}";
         (
+            Operation::AddMember,
+            Method::PUT,
+            e,
+            format!("adding user {user_id} to group {group_id}"),
+        )
+    } else {
+        let e = "DELETE /api/v1/groups/{groupId}/users/{userId}";
+        (
+            Operation::RemoveMember,
             Method::DELETE,
-            "DELETE /api/v1/groups/{groupId}/users/{userId}",
+            e,
+            format!("removing user {user_id} from group {group_id}"),
         )
     };
     let w = Write {
         key,
-        operation: op,
+        operation,
         method,
-        url: io.url(&["groups", &group.id, "users", &user.id], &[])?,
+        url: io.url(&["groups", group_id, "users", user_id], &[])?,
         endpoint,
         bucket: Bucket::GroupMemberWrites,
         body: None,
         object_type: GROUP_MEMBER,
         external_id,
     };
-    let what = format!(
-        "{} user {} {} group {}",
-        if add { "adding" } else { "removing" },
-        user.id,
-        if add { "to" } else { "from" },
-        group.id
-    );
-    // Both writes are idempotent in Okta.
     io.write_idempotent(&w, &what).await
 }
 

@@ -147,6 +147,7 @@ async fn create(io: &Io<'_>, key: &str, o: &Object, d: &Desired) -> Result<Expor
         return Ok(not_allowed(Operation::CreateUser));
     }
     if io.dry_run {
+        io.plan_user(&[&o.external_id, d.login().unwrap_or_default()]);
         return Ok(ExportStatus::Applied { assigned_id: None });
     }
     let activate = if io.settings().activate_on_create {
