@@ -43,7 +43,7 @@ pub(super) fn refused(resp: &RawResponse, req: &RequestInfo<'_>, what: &str) -> 
              it in the Admin Console if needed",
         ),
         (403, _) => ConnectorError::permission_denied(format!(
-            "the token may not {what} ({} on {}: {summary})",
+            "Okta refused {what}: the token may not call {} on {} ({summary})",
             req.endpoint, req.org
         ))
         .with_remediation(format!(
