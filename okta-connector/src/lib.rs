@@ -30,6 +30,7 @@ mod client;
 pub mod clock;
 pub mod config;
 mod endpoints;
+mod export;
 mod iga;
 mod mapping;
 pub mod okta;
@@ -62,11 +63,43 @@ use crate::watermark::OktaWatermark;
 /// The connector's machine name.
 pub const NAME: &str = "okta";
 
-/// What this connector is and emits.
+/// What this connector is and emits, and what it can export: `User` and `GroupMember` upserts
+/// and deletes. A host loading the library sees this; whether an instance writes depends on
+/// its `Export` section ([`OktaConnector`]'s own descriptor declares export only when enabled).
 pub fn descriptor() -> Descriptor {
+    descriptor_with(true)
+}
+
+/// The descriptor, declaring export or not.
+fn descriptor_with(export: bool) -> Descriptor {
+    let mut capabilities = Capabilities::new()
+        .with_delta(true)
+        .with_scope_complete(true);
+    if export {
+        capabilities = capabilities
+            .with_exportable(
+                mapping::USER,
+                [
+                    connector_api::ChangeKind::Upsert,
+                    connector_api::ChangeKind::Delete,
+                ],
+            )
+            .with_exportable(
+                mapping::GROUP_MEMBER,
+                [
+                    connector_api::ChangeKind::Upsert,
+                    connector_api::ChangeKind::Delete,
+                ],
+            );
+    }
+    descriptor_base().with_capabilities(capabilities)
+}
+
+fn descriptor_base() -> Descriptor {
     Descriptor::new(NAME, env!("CARGO_PKG_VERSION"))
         .with_description(
-            "Okta Users, Groups, group memberships and Identity Governance objects (read-only)",
+            "Okta Users, Groups, group memberships and Identity Governance objects; writes users and \
+             memberships back only when ConfigJson enables Export",
         )
         .with_object_types([
             ObjectTypeInfo::new(mapping::USER).with_description(
@@ -83,11 +116,6 @@ pub fn descriptor() -> Descriptor {
                 .with_scoped(true),
         ])
         .with_object_types(iga::mapping::object_types())
-        .with_capabilities(
-            Capabilities::new()
-                .with_delta(true)
-                .with_scope_complete(true),
-        )
 }
 
 /// Creates [`OktaConnector`]s from [`Settings`]; what the `cdylib` exports.
@@ -161,7 +189,7 @@ fn client_options(config: &Config) -> ClientOptions {
 #[async_trait]
 impl Connector for OktaConnector {
     fn descriptor(&self) -> Descriptor {
-        descriptor()
+        descriptor_with(self.config.export.enabled)
     }
 
     async fn check(&self, ctx: &Context) -> Result<CheckReport> {
@@ -237,16 +265,10 @@ impl Connector for OktaConnector {
 
     async fn export(
         &self,
-        _ctx: &Context,
-        _request: connector_api::ExportRequest,
+        ctx: &Context,
+        request: connector_api::ExportRequest,
     ) -> Result<connector_api::ExportReport> {
-        Err(connector_api::ConnectorError::not_supported(
-            "the Okta connector is import-only in this version: it reads users, groups and memberships but never \
-             writes to Okta",
-        )
-        .with_remediation(
-            "Make changes in the Okta Admin Console or with Okta's own provisioning; this connector only imports",
-        ))
+        export::export(&self.client, &self.config, ctx, request).await
     }
 }
 

@@ -10,6 +10,10 @@
 //! from its content, so sending the same file again sends the same keys. Every outcome is stored
 //! (`exports`), the run too (`export_runs`, shown by `host runs`).
 //!
+//! A connector that declares export may still be read-only as configured (the Okta connector
+//! without an `Export` section): an empty dry-run export answering `not_supported` refuses the
+//! run before anything is recorded or sent.
+//!
 //! Exit codes: 0 when every change was applied or unchanged, 4 when any failed or was not
 //! attempted, 130 when cancelled, 2 for an invalid file or a read-only connector.
 
@@ -79,6 +83,7 @@ pub async fn run(app: &App, args: Args) -> Outcome {
     let lines = parse(&shown, &text, &descriptor)?;
     let chain = app.config.secrets.chain();
     let connector = plugin::instantiate(&factory, config, &chain)?;
+    require_enabled(&args.name, &descriptor, &*connector).await?;
     let mut store = app.open_store()?;
     let now = format_ts(app.clock.now());
     let library = config.library.display().to_string();
@@ -122,6 +127,38 @@ fn require_export(name: &str, descriptor: &Descriptor) -> Result<(), HostError> 
          later, with `exportable` types)",
         descriptor.name, descriptor.version
     )))
+}
+
+/// Refuses an instance whose configuration keeps it read-only, before anything is recorded or
+/// sent: an empty dry-run export (no changes, nothing written) answers `not_supported` when
+/// the connector declares export but this configuration does not enable it (for example the
+/// Okta connector without an `Export` section).
+async fn require_enabled(
+    name: &str,
+    descriptor: &Descriptor,
+    connector: &dyn Connector,
+) -> Result<(), HostError> {
+    let ctx = Context::new(
+        CancellationToken::new(),
+        Arc::new(ConnectorLogger::new(name, None)),
+    );
+    let probe = ExportRequest::new(Vec::new()).with_dry_run(true);
+    match connector.export(&ctx, probe).await {
+        Err(e) if e.kind() == connector_api::ErrorKind::NotSupported => {
+            let fix = e
+                .remediation()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            Err(HostError::Usage(format!(
+                "connector `{name}` ({} {}) is read-only as configured: {}{fix}; nothing was sent",
+                descriptor.name,
+                descriptor.version,
+                e.message()
+            )))
+        }
+        // Anything else is for the real export to report, change by change.
+        _ => Ok(()),
+    }
 }
 
 /// Parses and validates the whole file; the first bad line is an error naming it.

@@ -7,7 +7,7 @@ use host::store::RunStatus;
 
 use crate::support::{Harness, TOKEN_VAR, host, run_host, simulator, text, write_host_toml};
 
-fn canary() -> String {
+pub(crate) fn canary() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -15,7 +15,7 @@ fn canary() -> String {
     format!("canary-{}-{nanos}", std::process::id())
 }
 
-fn assert_absent(haystack: &[u8], needle: &str, what: &str) {
+pub(crate) fn assert_absent(haystack: &[u8], needle: &str, what: &str) {
     assert!(
         !haystack
             .windows(needle.len())
@@ -24,7 +24,7 @@ fn assert_absent(haystack: &[u8], needle: &str, what: &str) {
     );
 }
 
-fn assert_store_clean(db: &std::path::Path, token: &str) {
+pub(crate) fn assert_store_clean(db: &std::path::Path, token: &str) {
     let mut checked = 0;
     for suffix in ["", "-wal", "-shm"] {
         let mut p = db.as_os_str().to_owned();

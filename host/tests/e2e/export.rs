@@ -2,8 +2,8 @@
 //! changes file (a create, an update, a delete, and a membership of a group that does not
 //! exist) gets per-change outcomes and exit 4; the folder files then hold exactly the applied
 //! changes; `--dry-run` changes no file; sending the file again reports the applied changes as
-//! unchanged. Also: a bad line is refused naming it, and the read-only Okta connector is refused
-//! before anything is sent.
+//! unchanged. Also: a bad line is refused naming it, and the Okta connector configured without
+//! `Export` is refused as read-only before anything is sent.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,7 +14,7 @@ use connector_api::abi::loader::library_file_name;
 use host::store::Store;
 use serde_json::{Value, json};
 
-use crate::support::{host, library, run_host, text};
+use crate::support::{TOKEN_REF, TOKEN_VAR, host, library, run_host, text};
 
 /// Builds the directory example connector (connector-api's `directory_connector` example) into
 /// `target/test-plugins` once per test binary; `cargo test -p host` does not build examples of
@@ -69,7 +69,7 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
         "store = \"store.db\"\n\
          [connectors.dir]\nlibrary = {:?}\nconfig = {{ folder = {:?} }}\n\
          [connectors.okta]\nlibrary = {:?}\nconfig = {{ OrgDomain = \"example.okta.com\" }}\n\
-         auth = {{ Mode = \"ApiKey\", ApiKey = \"secret://e2e/export/unused\" }}\n",
+         auth = {{ Mode = \"ApiKey\", ApiKey = \"{TOKEN_REF}\" }}\n",
         directory_library().display().to_string(),
         folder.display().to_string(),
         library().display().to_string(),
@@ -263,14 +263,18 @@ async fn bad_files_and_read_only_connectors_send_nothing() {
         "{\"op\":\"delete\",\"type\":\"User\",\"id\":\"00u1\"}\n",
     )
     .unwrap();
-    let out = cli(
-        &config,
-        &["export", "okta", "--changes", &file.display().to_string()],
-    )
-    .await;
+    // The library declares export; this configuration (no `Export` section) keeps it read-only,
+    // which the host finds out before recording or sending anything.
+    let mut cmd = host();
+    cmd.arg("--config")
+        .arg(&config)
+        .args(["export", "okta", "--changes", &file.display().to_string()])
+        .env(TOKEN_VAR, "unused-token");
+    let out = run_host(cmd).await;
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(2), "{shown}");
     assert!(shown.contains("connector `okta` (okta "), "{shown}");
+    assert!(shown.contains("\"Export\": {\"Enabled\": true}"), "{shown}");
     assert!(shown.contains("is read-only"), "{shown}");
     assert!(shown.contains("nothing was sent"), "{shown}");
     // Nothing was recorded either: refused input never opens an export run.

@@ -20,3 +20,4 @@ mod snapshot;
 mod support;
 mod sync;
 mod syslog;
+mod write_back;

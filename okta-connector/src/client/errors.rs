@@ -198,7 +198,8 @@ fn redirected(headers: &HeaderMap, req: &RequestInfo<'_>) -> ConnectorError {
     .with_remediation("Set OrgDomain to the org's own Okta host (not a vanity URL that redirects)")
 }
 
-fn needed_role(bucket: Bucket) -> &'static str {
+/// What an administrator needs to call endpoints of `bucket`, for remediation texts.
+pub fn needed_role(bucket: Bucket) -> &'static str {
     match bucket {
         Bucket::Users => {
             "Reading users needs the Read-Only Administrator role (or a custom admin role with okta.users.read over all users)."
@@ -214,6 +215,19 @@ fn needed_role(bucket: Bucket) -> &'static str {
             "A delta run with DeltaSource \"SystemLog\" reads the System Log: grant the Read-Only Administrator role \
              (OAuth: the scope okta.logs.read), or set DeltaSource to \"LastUpdated\" in ConfigJson (hard deletes then \
              wait for the next full run)."
+        }
+        Bucket::UserById => {
+            "Reading one user needs the Read-Only Administrator role (or a custom admin role with okta.users.read)."
+        }
+        Bucket::UserWrites => {
+            "Creating, updating and deactivating users needs an administrator role that may manage users (User \
+             Administrator, Organization Administrator, or a custom role with okta.users.manage) and, for an OAuth \
+             service app, the okta.users.manage scope."
+        }
+        Bucket::GroupMemberWrites => {
+            "Changing group memberships needs an administrator role that may manage the groups (Group Membership \
+             Administrator, Group Administrator, or a custom role with okta.groups.manage) and, for an OAuth service \
+             app, the okta.groups.manage scope."
         }
         Bucket::IgaV1 | Bucket::IgaRequests | Bucket::IgaV2 => {
             "Okta Identity Governance lists need the org's governance features and an administrator with the \

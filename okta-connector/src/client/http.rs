@@ -243,13 +243,36 @@ impl HttpClient {
                 url.host_str().unwrap_or_default().to_owned(),
             ));
         }
-        let resp = self
-            .inner
-            .get(url.clone())
-            .headers(auth)
-            .send()
-            .await
-            .map_err(TransportError::from_reqwest)?;
+        self.send(reqwest::Method::GET, url, auth, None).await
+    }
+
+    /// One attempt of any method, with a JSON body when `json` is given; same origin rule as
+    /// [`HttpClient::get`]. Writes use it (see [`super::write`]).
+    ///
+    /// # Errors
+    /// A [`TransportError`] when no complete response arrived (or the URL is foreign).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &Url,
+        auth: HeaderMap,
+        json: Option<&serde_json::Value>,
+    ) -> std::result::Result<RawResponse, TransportError> {
+        if !self.origin.is_ours(url) {
+            return Err(TransportError::ForeignOrigin(
+                url.host_str().unwrap_or_default().to_owned(),
+            ));
+        }
+        let mut rq = self.inner.request(method, url.clone()).headers(auth);
+        if let Some(body) = json {
+            let bytes = serde_json::to_vec(body).map_err(|e| {
+                TransportError::Connection(format!("cannot encode the request body: {e}"))
+            })?;
+            rq = rq
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes);
+        }
+        let resp = rq.send().await.map_err(TransportError::from_reqwest)?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = resp.bytes().await.map_err(TransportError::from_reqwest)?;

@@ -7,12 +7,14 @@
 //! | pacing per rate-limit bucket, concurrency limit | [`rate_limit`] |
 //! | 429 / 5xx / transport retries and back-off | [`retry`] |
 //! | Okta error bodies → classified errors | [`errors`] |
+//! | writes: what is retried, what is handed back unknown | [`write`] |
 
 pub mod errors;
 pub mod http;
 pub mod pagination;
 pub mod rate_limit;
 pub mod retry;
+pub mod write;
 
 use std::sync::Arc;
 use std::time::Duration;

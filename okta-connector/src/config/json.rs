@@ -66,6 +66,9 @@ pub struct ConfigJson {
     /// Okta Identity Governance objects (off by default); see [`IgaJson`](super::iga::IgaJson).
     #[serde(default)]
     pub iga: super::iga::IgaJson,
+    /// Write-back (off by default); see [`ExportJson`](super::export::ExportJson).
+    #[serde(default)]
+    pub export: super::export::ExportJson,
 }
 
 mod defaults {

@@ -11,6 +11,7 @@
 //! ([`crate::okta`]) only.
 
 pub mod auth;
+pub mod export;
 pub mod iga;
 pub mod json;
 
@@ -21,6 +22,7 @@ use connector_api::{ConnectorError, Result, Settings};
 use url::Url;
 
 pub use auth::AuthSettings;
+pub use export::{ExportConfig, ExportJson, Operation};
 pub use iga::{IgaConfig, IgaJson};
 pub use json::{ConfigJson, DeltaSource, ExternalIdAttribute};
 
@@ -67,6 +69,8 @@ pub struct Config {
     pub time_scale: f64,
     /// What the IGA part of a run imports.
     pub iga: IgaConfig,
+    /// Whether and what export writes to Okta.
+    pub export: ExportConfig,
 }
 
 impl Config {
@@ -125,6 +129,7 @@ impl Config {
             delta_source: json.delta_source,
             time_scale: json.simulator_time_scale,
             iga,
+            export: ExportConfig::from_json(&json.export),
         })
     }
 

@@ -58,11 +58,18 @@ pub enum Bucket {
     IgaV2,
     /// `GET /api/v1/logs` (System Log, 50 per minute on Enterprise orgs).
     Logs,
+    /// `GET /api/v1/users/{id}` and `/api/v1/users/{id}/groups` (export's reads).
+    UserById,
+    /// `POST /api/v1/users` (create), `POST /api/v1/users/{id}` (update) and
+    /// `POST /api/v1/users/{id}/lifecycle/*` (export's user writes).
+    UserWrites,
+    /// `PUT` / `DELETE /api/v1/groups/{groupId}/users/{userId}` (export's membership writes).
+    GroupMemberWrites,
 }
 
 impl Bucket {
     /// Every bucket, in a fixed order.
-    pub const ALL: [Bucket; 8] = [
+    pub const ALL: [Bucket; 11] = [
         Bucket::Users,
         Bucket::Groups,
         Bucket::GroupById,
@@ -71,6 +78,9 @@ impl Bucket {
         Bucket::IgaRequests,
         Bucket::IgaV2,
         Bucket::Logs,
+        Bucket::UserById,
+        Bucket::UserWrites,
+        Bucket::GroupMemberWrites,
     ];
 
     /// Okta's name of the bucket (its endpoint pattern).
@@ -84,6 +94,9 @@ impl Bucket {
             Bucket::IgaRequests => "/governance/api/v2/requests",
             Bucket::IgaV2 => "/governance/api/v2/*",
             Bucket::Logs => "/api/v1/logs",
+            Bucket::UserById => "/api/v1/users/{id}",
+            Bucket::UserWrites => "POST /api/v1/users*",
+            Bucket::GroupMemberWrites => "PUT|DELETE /api/v1/groups/{id}/users/{userId}",
         }
     }
 

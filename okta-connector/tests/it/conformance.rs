@@ -6,7 +6,7 @@ use std::time::Duration;
 use connector_api::abi::loader::{PluginFactory, locate_library};
 use connector_api::secrecy::SecretString;
 use connector_api::testkit::{Subject, run_conformance};
-use connector_api::{ConnectorFactory, Settings, Watermark};
+use connector_api::{Change, ConnectorFactory, Object, Settings, Watermark};
 use fixtures::{OrgSpec, Simulator};
 use okta_connector::OktaConnectorFactory;
 use serde_json::json;
@@ -23,9 +23,14 @@ fn subject(factory: Arc<dyn ConnectorFactory>, sim: &Arc<Simulator>) -> Subject 
     };
     let token = json!({"Mode": "ApiKey", "ApiKey": crate::support::CANARY});
     let mutated = sim.clone();
+    let sample = export_sample(sim);
     Subject::new(factory, move || {
-        settings(&good, json!({"PageSize": 7, "MemberPageSize": 5}))
+        settings(
+            &good,
+            json!({"PageSize": 7, "MemberPageSize": 5, "Export": {"Enabled": true}}),
+        )
     })
+    .export_sample(sample)
     .bad_settings("OrgDomain missing", bad(json!({}), token.clone()))
     .bad_settings(
         "OrgDomain with a scheme",
@@ -80,6 +85,36 @@ fn subject(factory: Arc<dyn ConnectorFactory>, sim: &Arc<Simulator>) -> Subject 
         mutated.create_user("conformance@example.com");
     })
     .timeout(Duration::from_secs(60))
+}
+
+/// A new user, its membership in an OKTA_GROUP (by login), and a profile update of an
+/// existing user: each applied once, then unchanged.
+fn export_sample(sim: &Simulator) -> Vec<Change> {
+    let group = sim
+        .groups()
+        .into_iter()
+        .find(|g| g["type"] == "OKTA_GROUP")
+        .expect("an OKTA_GROUP");
+    let user = sim
+        .users()
+        .into_iter()
+        .rfind(|u| u["status"] == "ACTIVE")
+        .expect("an active user");
+    let login = "exported.conformance@example.com";
+    vec![
+        Change::Upsert(
+            Object::new("User", login)
+                .with("login", login)
+                .with("email", login)
+                .with("firstName", "Export")
+                .with("lastName", "Conformance"),
+        ),
+        Change::Upsert(Object::new(
+            "GroupMember",
+            format!("{}:{login}", group["id"].as_str().unwrap()),
+        )),
+        Change::Upsert(Object::new("User", user["id"].as_str().unwrap()).with("title", "Exported")),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -142,5 +142,10 @@ async fn export_is_not_supported() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotSupported);
-    assert!(err.message().contains("import-only"));
+    assert!(err.message().contains("read-only"), "{err}");
+    assert!(
+        err.remediation()
+            .is_some_and(|r| r.contains("\"Export\": {\"Enabled\": true}")),
+        "{err}"
+    );
 }

@@ -46,6 +46,7 @@ const RANKS: &[(&str, u8, &str)] = &[
         "a System Log delta: reading the log, what its events change",
     ),
     ("run", 7, "executes a plan"),
+    ("export", 7, "write-back: exported changes → Okta writes"),
     ("crate", 8, "the connector, its factory and descriptor"),
 ];
 

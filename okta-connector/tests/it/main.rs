@@ -9,6 +9,7 @@ mod support;
 mod conformance;
 mod delta;
 mod errors;
+mod export;
 mod full;
 mod iga;
 mod layering;
