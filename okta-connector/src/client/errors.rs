@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION};
+use reqwest::header::{HeaderMap, LOCATION, WWW_AUTHENTICATE};
 use serde::Deserialize;
 
 use connector_api::{ConnectorError, ErrorKind, VendorDetails};
@@ -112,6 +112,13 @@ pub fn http_error(
         .with_remediation(
             "The org's edition or the token's admin lacks this feature; ask the Okta super administrator to enable it",
         ),
+        401 if is_oauth_challenge(headers) => ConnectorError::unauthenticated(format!(
+            "Okta rejected the OAuth service app's access token for {org} ({ep}) again after a fresh token"
+        ))
+        .with_remediation(
+            "Check that the app is active, that its key and ClientId match the configuration, that this machine's \
+             clock is correct, and that no proxy strips the Authorization or DPoP headers",
+        ),
         401 => ConnectorError::unauthenticated(format!(
             "Okta rejected the API token for {org} ({ep})"
         ))
@@ -120,6 +127,10 @@ pub fn http_error(
              who created them is deactivated. Create a new token under Security → API → Tokens (signed in as an \
              administrator with the Read-Only Administrator role) and store it as this connector's ApiKey secret",
         ),
+        403 if insufficient_scope(headers).is_some() => {
+            let scope = insufficient_scope(headers).unwrap_or_default();
+            return missing_scope(&scope, req).with_vendor(details.with_extra("scope", scope));
+        }
         403 => ConnectorError::permission_denied(format!(
             "the API token may not call {ep} on {org}"
         ))
@@ -153,6 +164,42 @@ pub fn http_error(
         )),
     };
     err.with_vendor(details)
+}
+
+/// The scope a `403` names in `WWW-Authenticate: … error="insufficient_scope", scope="…"`
+/// (an OAuth access token without the endpoint's scope).
+pub fn insufficient_scope(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| v.contains("error=\"insufficient_scope\""))
+        .find_map(|v| {
+            let start = v.find("scope=\"")? + "scope=\"".len();
+            let len = v[start..].find('"')?;
+            Some(v[start..start + len].to_owned()).filter(|s| !s.is_empty())
+        })
+}
+
+/// Whether a 401 challenges an OAuth access token (`Bearer …`/`DPoP …`) rather than SSWS.
+fn is_oauth_challenge(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with("Bearer ") || v.starts_with("DPoP "))
+}
+
+/// The error for an access token that lacks `scope`: the scope to grant, where.
+fn missing_scope(scope: &str, req: &RequestInfo<'_>) -> ConnectorError {
+    ConnectorError::permission_denied(format!(
+        "the OAuth service app's access token lacks the scope {scope}, which {} on {} needs",
+        req.endpoint, req.org
+    ))
+    .with_remediation(format!(
+        "Grant {scope} to the app (Admin Console → Applications → the app → Okta API Scopes → Grant), or leave \
+         out of the configuration what needs it; if AuthJson.Scopes is set, add {scope} to it. Then run the import again"
+    ))
 }
 
 /// A 400 to a user search: the `UserSearchFilter` is not an expression Okta accepts.
@@ -206,6 +253,9 @@ fn needed_role(bucket: Bucket) -> &'static str {
         Bucket::IgaV1 | Bucket::IgaRequests | Bucket::IgaV2 => {
             "Okta Identity Governance lists need the org's governance features and an administrator with the \
              matching governance role (see the IGA section of docs/okta-connector.md for the scope and role per object type)."
+        }
+        Bucket::Token => {
+            "Requesting access tokens needs an active API Services app allowed the Client Credentials grant."
         }
     }
 }

@@ -56,11 +56,13 @@ pub enum Bucket {
     IgaRequests,
     /// Other `/governance/api/v2/*` lists (catalog, request conditions and sequences).
     IgaV2,
+    /// `POST /oauth2/v1/token` (OAuth 2.0 service-app access tokens).
+    Token,
 }
 
 impl Bucket {
     /// Every bucket, in a fixed order.
-    pub const ALL: [Bucket; 7] = [
+    pub const ALL: [Bucket; 8] = [
         Bucket::Users,
         Bucket::Groups,
         Bucket::GroupById,
@@ -68,6 +70,7 @@ impl Bucket {
         Bucket::IgaV1,
         Bucket::IgaRequests,
         Bucket::IgaV2,
+        Bucket::Token,
     ];
 
     /// Okta's name of the bucket (its endpoint pattern).
@@ -80,6 +83,7 @@ impl Bucket {
             Bucket::IgaV1 => "/governance/api/v1/*",
             Bucket::IgaRequests => "/governance/api/v2/requests",
             Bucket::IgaV2 => "/governance/api/v2/*",
+            Bucket::Token => "/oauth2/v1/token",
         }
     }
 
