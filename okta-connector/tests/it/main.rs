@@ -12,6 +12,7 @@ mod errors;
 mod full;
 mod iga;
 mod layering;
+mod oauth;
 mod paging_props;
 mod rate_limits;
 mod resilience;
