@@ -75,8 +75,10 @@ pub(crate) async fn report(
     checks: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<&'static str>> {
+    // The scopes first: fetching a token settles whether the app requires DPoP.
+    let scopes = credential.scopes().await?;
     checks.push(format!("authenticates as {}", credential.describe()));
-    let Some(scopes) = credential.scopes().await? else {
+    let Some(scopes) = scopes else {
         return Ok(Vec::new());
     };
     checks.push(format!(
