@@ -95,3 +95,59 @@ fn unreachable_after(e: ConnectorError) -> ConnectorError {
         "Okta's token endpoint could not be reached after the configured retries; check the network and status.okta.com",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::auth::oauth::transport::tests::test_http;
+    use crate::clock::TokioClock;
+
+    /// Answers the first token request 429 (bucket spent, resets now), the rest 200.
+    async fn token_server() -> (Url, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 8192];
+                let _ = socket.read(&mut buf).await;
+                let answer = if n == 0 {
+                    "HTTP/1.1 429 Too Many Requests\r\ndate: Thu, 03 Dec 2026 09:00:00 GMT\r\n\
+                     x-rate-limit-limit: 600\r\nx-rate-limit-remaining: 0\r\n\
+                     x-rate-limit-reset: 1796288400\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"
+                } else {
+                    "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"
+                };
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/oauth2/v1/token")).unwrap();
+        (url, hits)
+    }
+
+    #[tokio::test]
+    async fn a_429_from_the_token_endpoint_is_paced_and_retried() {
+        let (url, hits) = token_server().await;
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock);
+        let pacer = Arc::new(Pacer::new(0.5, 1.0, clock.clone()));
+        let policy = RetryPolicy {
+            max_retries: 2,
+            base: Duration::from_millis(1),
+            max_backoff: Duration::from_secs(1),
+            time_scale: 1.0,
+        };
+        let t =
+            PacedTokenTransport::new(HttpTransport::new(test_http(), &url), pacer, policy, clock);
+        let form = SecretString::from("grant_type=client_credentials".to_owned());
+        let reply = t.post_form(&url, &form, None).await.unwrap();
+        assert_eq!(reply.status.as_u16(), 200);
+        assert_eq!(hits.load(Ordering::SeqCst), 2, "one retry after the 429");
+    }
+}
