@@ -175,15 +175,8 @@ impl Connector for OktaConnector {
         let tel = RunTelemetry::new(ctx);
         let origin = self.client.http.origin();
         let org = &self.config.org_domain;
-        let mut report = CheckReport::default();
-        let credential = self.client.http.credential();
-        let missing = auth::check::report(
-            credential,
-            &self.config,
-            &mut report.checks,
-            &mut report.warnings,
-        )
-        .await?;
+        let (mut report, missing) =
+            auth::check::report(self.client.http.credential(), &self.config).await?;
 
         // Only what the configuration imports is probed (at least one listing always is).
         if self.config.import_users && !missing.contains(&"okta.users.read") {

@@ -14,7 +14,6 @@ use std::time::Duration;
 use fixtures::oauth::OAuthClient;
 use fixtures::{Latency, OrgSpec, SimConfig, Simulator};
 use host::store::Store;
-use serde_json::json;
 
 use crate::fast::{org_keys, stored_objects};
 use crate::support::{NAME, host, library, run_host, text};
@@ -104,6 +103,8 @@ fn assert_no_secret(bytes: &[u8], what: &str) {
     }
 }
 
+// Prints the figures of the full import (run with `--nocapture` to see them).
+#[allow(clippy::print_stdout)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_imports_a_whole_org_through_a_dpop_service_app_with_short_tokens() {
     let sim = dpop_simulator().await;

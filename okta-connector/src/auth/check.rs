@@ -2,7 +2,7 @@
 //! granted, and each configured list whose scope is missing (a core list would fail the run,
 //! an IGA list would be skipped).
 
-use connector_api::Result;
+use connector_api::{CheckReport, Result};
 
 use super::Credential;
 use crate::config::Config;
@@ -64,22 +64,22 @@ pub(crate) fn configured_lists(config: &Config) -> Vec<(String, &'static str, bo
     lists
 }
 
-/// Adds the credential's lines to `check`'s checks and warnings; returns the scopes the
-/// configuration needs and the token lacks (their lists are not probed).
+/// `check`'s report started with the credential's lines, and the scopes the configuration
+/// needs and the token lacks (their lists are not probed).
 ///
 /// # Errors
 /// The token request's failure (a refused assertion, a scope refused outright…).
 pub(crate) async fn report(
     credential: &dyn Credential,
     config: &Config,
-    checks: &mut Vec<String>,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<&'static str>> {
+) -> Result<(CheckReport, Vec<&'static str>)> {
+    let mut report = CheckReport::default();
+    let (checks, warnings) = (&mut report.checks, &mut report.warnings);
     // The scopes first: fetching a token settles whether the app requires DPoP.
     let scopes = credential.scopes().await?;
     checks.push(format!("authenticates as {}", credential.describe()));
     let Some(scopes) = scopes else {
-        return Ok(Vec::new());
+        return Ok((report, Vec::new()));
     };
     checks.push(format!(
         "the token endpoint issued an access token with the scopes: {}",
@@ -106,5 +106,5 @@ pub(crate) async fn report(
             "{list} needs the scope {scope}, which the app was not granted: {effect} (Admin Console → Applications → the app → Okta API Scopes)"
         ));
     }
-    Ok(missing)
+    Ok((report, missing))
 }

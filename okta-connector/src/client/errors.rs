@@ -102,6 +102,12 @@ pub fn http_error(
     req: &RequestInfo<'_>,
 ) -> ConnectorError {
     let (details, parsed) = vendor_details(status, headers, body, req);
+    if let Some((err, scope)) = oauth_refusal(status, headers, req) {
+        return err.with_vendor(match scope {
+            Some(s) => details.with_extra("scope", s),
+            None => details,
+        });
+    }
     let code = parsed.error_code.as_deref().unwrap_or("");
     let org = req.org;
     let ep = req.endpoint;
@@ -112,13 +118,6 @@ pub fn http_error(
         .with_remediation(
             "The org's edition or the token's admin lacks this feature; ask the Okta super administrator to enable it",
         ),
-        401 if is_oauth_challenge(headers) => ConnectorError::unauthenticated(format!(
-            "Okta rejected the OAuth service app's access token for {org} ({ep}) again after a fresh token"
-        ))
-        .with_remediation(
-            "Check that the app is active, that its key and ClientId match the configuration, that this machine's \
-             clock is correct, and that no proxy strips the Authorization or DPoP headers",
-        ),
         401 => ConnectorError::unauthenticated(format!(
             "Okta rejected the API token for {org} ({ep})"
         ))
@@ -127,10 +126,6 @@ pub fn http_error(
              who created them is deactivated. Create a new token under Security → API → Tokens (signed in as an \
              administrator with the Read-Only Administrator role) and store it as this connector's ApiKey secret",
         ),
-        403 if insufficient_scope(headers).is_some() => {
-            let scope = insufficient_scope(headers).unwrap_or_default();
-            return missing_scope(&scope, req).with_vendor(details.with_extra("scope", scope));
-        }
         403 => ConnectorError::permission_denied(format!(
             "the API token may not call {ep} on {org}"
         ))
@@ -179,6 +174,30 @@ pub fn insufficient_scope(headers: &HeaderMap) -> Option<String> {
             let len = v[start..].find('"')?;
             Some(v[start..start + len].to_owned()).filter(|s| !s.is_empty())
         })
+}
+
+/// A final 401 or 403 to an OAuth access token: the error, and the missing scope a 403
+/// `insufficient_scope` names. `None` for SSWS answers (and anything else).
+fn oauth_refusal(
+    status: StatusCode,
+    headers: &HeaderMap,
+    req: &RequestInfo<'_>,
+) -> Option<(ConnectorError, Option<String>)> {
+    match status.as_u16() {
+        403 => insufficient_scope(headers).map(|scope| (missing_scope(&scope, req), Some(scope))),
+        401 if is_oauth_challenge(headers) => Some((
+            ConnectorError::unauthenticated(format!(
+                "Okta rejected the OAuth service app's access token for {} ({}) again after a fresh token",
+                req.org, req.endpoint
+            ))
+            .with_remediation(
+                "Check that the app is active, that its key and ClientId match the configuration, that this \
+                 machine's clock is correct, and that no proxy strips the Authorization or DPoP headers",
+            ),
+            None,
+        )),
+        _ => None,
+    }
 }
 
 /// Whether a 401 challenges an OAuth access token (`Bearer …`/`DPoP …`) rather than SSWS.

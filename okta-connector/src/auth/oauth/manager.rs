@@ -167,12 +167,6 @@ impl TokenManager {
         })
     }
 
-    /// The token endpoint URL (also the assertion's `aud` and the proof's `htu`).
-    #[cfg(test)]
-    pub(crate) fn token_url(&self) -> &Url {
-        &self.token_url
-    }
-
     /// The scopes the current token was granted (as the token endpoint listed them).
     #[cfg(test)]
     pub(crate) async fn granted_scopes(&self) -> Option<String> {
