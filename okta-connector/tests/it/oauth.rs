@@ -123,12 +123,22 @@ fn assert_no_secret(text: &str) {
     }
 }
 
-fn assert_logs_clean(run: &Run) {
-    for r in &run.logs {
-        assert_no_secret(&format!("{r:?}"));
-    }
+/// No key material, no token-shaped string and none of the tokens `sim` issued in the run's
+/// log records or error.
+fn assert_logs_clean(run: &Run, sim: &Simulator) {
+    let tokens = sim.oauth_tokens();
+    let mut texts: Vec<String> = run.logs.iter().map(|r| format!("{r:?}")).collect();
     if let Err(e) = &run.result {
-        assert_no_secret(&format!("{e} {e:?}"));
+        texts.push(format!("{e} {e:?}"));
+    }
+    for text in &texts {
+        assert_no_secret(text);
+        for t in &tokens {
+            assert!(
+                !text.contains(t.as_str()),
+                "an issued access token in {text}"
+            );
+        }
     }
 }
 
@@ -148,7 +158,7 @@ async fn full_and_delta_with_dpop_and_two_second_tokens() {
     assert_eq!(full.upserted("User").len(), expected.users.len());
     assert_eq!(full.upserted("Group").len(), expected.groups.len());
     assert_eq!(full.upserted("GroupMember"), expected.memberships);
-    assert_logs_clean(&full);
+    assert_logs_clean(&full, &sim);
     let stats = sim.stats();
     println!(
         "full run: {} requests, oauth {:?}",
@@ -177,7 +187,7 @@ async fn full_and_delta_with_dpop_and_two_second_tokens() {
             .upserted("GroupMember")
             .contains(&format!("{group}:{user}"))
     );
-    assert_logs_clean(&delta);
+    assert_logs_clean(&delta, &sim);
     let stats = sim.stats();
     println!(
         "delta run: {} requests, oauth {:?}",
@@ -224,7 +234,7 @@ async fn nonces_are_exchanged_on_the_token_endpoint_and_on_resources() {
         "{:?}",
         notices[0]
     );
-    assert_logs_clean(&run);
+    assert_logs_clean(&run, &sim);
 }
 
 #[tokio::test]
@@ -268,7 +278,7 @@ async fn a_missing_core_scope_fails_the_run_naming_it() {
             .contains("Grant okta.users.read"),
         "{err:?}"
     );
-    assert_logs_clean(&run);
+    assert_logs_clean(&run, &sim);
     // The token request without the refused scope succeeded; the list met 403.
     let stats = sim.stats();
     assert_eq!(stats.oauth.tokens_issued, 1, "{:?}", stats.oauth);
@@ -311,7 +321,7 @@ async fn a_missing_iga_scope_skips_the_list_naming_it() {
         "{skipped:?}"
     );
     assert!(!run.upserted("User").is_empty());
-    assert_logs_clean(&run);
+    assert_logs_clean(&run, &sim);
 
     // `check` names the mode, the granted scopes and the list whose scope is missing.
     let (ctx, _logs) = connector_api::Context::for_tests();
