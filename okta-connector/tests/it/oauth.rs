@@ -357,3 +357,42 @@ async fn an_ssws_org_still_works_beside_oauth_apps() {
     assert_eq!(stats.oauth.tokens_issued, 0);
     assert_eq!(stats.oauth.proofs_checked, 0);
 }
+
+#[tokio::test]
+async fn a_refused_token_is_renewed_once_and_a_second_refusal_fails_the_run() {
+    let sim = oauth_sim(
+        OrgSpec::tiny(),
+        true,
+        &[],
+        Duration::from_secs(8),
+        Duration::ZERO,
+    )
+    .await;
+    let connector = oauth_connector(&sim, json!({}), json!({"Dpop": true}));
+    support::full(connector.as_ref()).await;
+    assert_eq!(sim.stats().oauth.tokens_issued, 1);
+    // A 401 within a quarter of the lifetime (2 s) of a refresh is taken as answered by that
+    // refresh (concurrent requests); after it, the token is renewed. It is still 4 s from
+    // its proactive renewal.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // Every OAuth token is now refused with `invalid_token`: one renewal, then the run fails.
+    sim.faults().revoke_token(true);
+    sim.reset_stats();
+    let run = support::import(connector.as_ref(), connector_api::ImportRequest::full()).await;
+    let err = run.result.as_ref().expect_err("the token stays refused");
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert!(err.message().contains("again after a fresh token"), "{err}");
+    let stats = sim.stats();
+    assert_eq!(
+        stats.oauth.tokens_issued, 1,
+        "exactly one renewal: {:?}",
+        stats.oauth
+    );
+    // The users and the groups listings run at once: each is sent, refused, sent once more
+    // with the renewed token (one renewal for both), refused again — and no more.
+    assert_eq!(stats.unauthorized, stats.requests_total, "{stats:?}");
+    for (bucket, n) in &stats.requests_by_bucket {
+        assert_eq!(*n, 2, "{bucket}: one retry only: {stats:?}");
+    }
+    assert_logs_clean(&run, &sim);
+}
