@@ -260,7 +260,8 @@ impl Config {
     }
 
     /// Keys in connectors' AuthJson that look like credentials but hold a literal value instead
-    /// of a `secret://` reference (`connectors.okta.auth.ApiKey`), for a warning.
+    /// of a `secret://` reference (`connectors.okta.auth.ApiKey`), for a warning. Identifiers
+    /// ([`IDENTIFIER_KEYS`]: `ClientId`, `KeyId`) are not credentials.
     pub fn literal_credentials(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (name, c) in &self.connectors {
@@ -270,7 +271,9 @@ impl Config {
                     let credential_like = ["key", "token", "secret", "password"]
                         .iter()
                         .any(|w| k.contains(w));
+                    let identifier = IDENTIFIER_KEYS.iter().any(|i| i.eq_ignore_ascii_case(key));
                     if credential_like
+                        && !identifier
                         && value
                             .as_str()
                             .is_some_and(|s| !s.starts_with(crate::secrets::SCHEME))
@@ -283,6 +286,10 @@ impl Config {
         out
     }
 }
+
+/// AuthJson keys that name identifiers, not secrets (an OAuth app's client id and key id):
+/// literal values are expected there.
+pub const IDENTIFIER_KEYS: [&str; 2] = ["ClientId", "KeyId"];
 
 /// A configuration error at `key` of the file `origin`.
 fn key_error(origin: &Path, key: &str, msg: String) -> HostError {
@@ -681,6 +688,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.literal_credentials(), ["connectors.okta.auth.ApiKey"]);
+        let oauth = parse(
+            "[connectors.okta]\nlibrary = \"x.so\"\nauth = { Mode = \"PrivateKeyJwt\", ClientId = \"0oa1\", KeyId = \"kid-1\", PrivateKey = \"canary-literal\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            oauth.literal_credentials(),
+            ["connectors.okta.auth.PrivateKey"],
+            "ClientId and KeyId are identifiers"
+        );
         let dbg = format!("{:?}", c.connector("okta").unwrap());
         assert!(!dbg.contains("canary-literal"), "{dbg}");
     }

@@ -157,11 +157,20 @@ impl OktaConnector {
     /// As [`new`](Self::new).
     pub fn with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self> {
         let (config, auth) = Config::from_settings(settings)?;
-        let credential = auth::credential(auth);
-        let client = Arc::new(OktaClient::new(
+        let parts_config = config.clone();
+        let credential_clock = clock.clone();
+        let client = Arc::new(OktaClient::with_credential(
             &client_options(&config),
-            credential,
             clock,
+            |transport, notices| {
+                let parts = auth::CredentialParts {
+                    config: parts_config,
+                    transport,
+                    clock: credential_clock,
+                    notices,
+                };
+                auth::credential(auth, parts)
+            },
         )?);
         Ok(OktaConnector { config, client })
     }
@@ -196,17 +205,18 @@ impl Connector for OktaConnector {
         let tel = RunTelemetry::new(ctx);
         let origin = self.client.http.origin();
         let org = &self.config.org_domain;
-        let mut report = CheckReport::default();
+        let (mut report, missing) =
+            auth::check::report(self.client.http.credential(), &self.config).await?;
 
         // Only what the configuration imports is probed (at least one listing always is).
-        if self.config.import_users {
+        if self.config.import_users && !missing.contains(&"okta.users.read") {
             let query = UserQuery {
                 search: self.config.user_search_filter.clone(),
                 updated_after: None,
             };
             let page = query.pager(origin, 1).next_page(&self.client, &tel).await?;
             report.checks.push(format!(
-                "the API token is accepted by {org} and may list users (GET /api/v1/users)"
+                "the credential is accepted by {org} and may list users (GET /api/v1/users)"
             ));
             if let Some(expr) = &self.config.user_search_filter {
                 report
@@ -219,12 +229,14 @@ impl Connector for OktaConnector {
                 }
             }
         }
-        if self.config.import_groups || self.config.import_memberships {
+        if (self.config.import_groups || self.config.import_memberships)
+            && !missing.contains(&"okta.groups.read")
+        {
             let page = groups::pager(origin, 1, None)
                 .next_page(&self.client, &tel)
                 .await?;
             report.checks.push(format!(
-                "the API token is accepted by {org} and may list groups (GET /api/v1/groups)"
+                "the credential is accepted by {org} and may list groups (GET /api/v1/groups)"
             ));
             let first = page.and_then(|p| p.items.into_iter().next());
             if let (true, Some(group)) = (self.config.import_memberships, first) {
@@ -232,7 +244,7 @@ impl Connector for OktaConnector {
                     .next_page(&self.client, &tel)
                     .await?;
                 report.checks.push(
-                    "the token may list group members (GET /api/v1/groups/{groupId}/users)"
+                    "the credential may list group members (GET /api/v1/groups/{groupId}/users)"
                         .to_owned(),
                 );
             }

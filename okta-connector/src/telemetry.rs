@@ -285,6 +285,19 @@ impl Event for RetryScheduled<'_> {
     }
 }
 
+/// The credential changed how it authenticates (the OAuth app requires DPoP), logged once.
+#[derive(Debug)]
+pub struct CredentialNotice<'a> {
+    /// What changed and what the operator may set.
+    pub message: &'a str,
+}
+
+impl Event for CredentialNotice<'_> {
+    fn record(&self) -> LogRecord {
+        LogRecord::new(Level::Warn, "credential_notice", self.message)
+    }
+}
+
 /// Okta said too many requests were in flight; the connector lowered its parallelism.
 #[derive(Debug)]
 pub struct ConcurrencyReduced {

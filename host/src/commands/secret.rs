@@ -3,7 +3,7 @@
 //! Values are read from standard input only — never from the command line, where they would
 //! end up in shell history and `ps` — and are never printed.
 
-use std::io::{IsTerminal, Read};
+use std::io::{BufRead, IsTerminal, Read};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -140,11 +140,18 @@ fn read_value(reference: &SecretRef) -> Result<SecretString, HostError> {
             use std::io::Write;
             let _ = write!(
                 std::io::stderr(),
-                "value for {reference} (input hidden, end with Enter): "
+                "value for {reference} (input hidden, end with Enter; a PEM key or a JWK may span lines): "
             );
             let _ = std::io::stderr().flush();
         });
-        let read = stdin.read_line(&mut text);
+        let mut lines = stdin.lock();
+        let read = lines
+            .read_line(&mut text)
+            .and_then(|_| {
+                crate::secrets::input::complete_value(std::mem::take(&mut text), &mut lines)
+            })
+            .map(|value| text = value);
+        drop(lines);
         if echo_off {
             set_echo(true);
             let _ = std::io::Write::write_all(&mut std::io::stderr(), b"\n");

@@ -15,6 +15,7 @@
 
 pub mod env;
 pub mod file;
+pub mod input;
 pub mod keyring;
 
 use std::fmt;

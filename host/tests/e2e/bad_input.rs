@@ -271,11 +271,24 @@ async fn bad_auth_json_is_refused_without_quoting_values() {
         ),
         (
             format!("{{ Mode = \"ApiKey\", ApiKey = \"{r}\", Extra = \"{r}\" }}"),
-            vec!["AuthJson has an unknown field; the allowed fields are Mode and ApiKey"],
+            vec![
+                "AuthJson has an unknown field; the allowed fields are Mode, ApiKey, ClientId, PrivateKey, KeyId, Scopes and Dpop",
+            ],
         ),
         (
             format!("{{ Mode = \"Basic\", ApiKey = \"{r}\" }}"),
-            vec!["AuthJson.Mode must be \"ApiKey\""],
+            vec!["AuthJson.Mode must be \"ApiKey\" or \"PrivateKeyJwt\""],
+        ),
+        (
+            // The token is no private key: refused naming PrivateKey, never quoting it.
+            format!(
+                "{{ Mode = \"PrivateKeyJwt\", ClientId = \"0oa1\", KeyId = \"k1\", PrivateKey = \"{r}\" }}"
+            ),
+            vec!["PrivateKey"],
+        ),
+        (
+            format!("{{ Mode = \"PrivateKeyJwt\", ClientId = \"0oa1\", ApiKey = \"{r}\" }}"),
+            vec!["AuthJson.ApiKey does not apply to Mode \"PrivateKeyJwt\""],
         ),
         (
             "{ Mode = \"ApiKey\" }".into(),

@@ -14,6 +14,7 @@ mod failures;
 mod fast;
 mod faults;
 mod guard;
+mod oauth;
 mod process;
 mod secrets;
 mod snapshot;

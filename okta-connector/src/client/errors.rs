@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION};
+use reqwest::header::{HeaderMap, LOCATION, WWW_AUTHENTICATE};
 use serde::Deserialize;
 
 use connector_api::{ConnectorError, ErrorKind, VendorDetails};
@@ -102,6 +102,12 @@ pub fn http_error(
     req: &RequestInfo<'_>,
 ) -> ConnectorError {
     let (details, parsed) = vendor_details(status, headers, body, req);
+    if let Some((err, scope)) = oauth_refusal(status, headers, req) {
+        return err.with_vendor(match scope {
+            Some(s) => details.with_extra("scope", s),
+            None => details,
+        });
+    }
     let code = parsed.error_code.as_deref().unwrap_or("");
     let org = req.org;
     let ep = req.endpoint;
@@ -160,6 +166,66 @@ pub fn http_error(
         )),
     };
     err.with_vendor(details)
+}
+
+/// The scope a `403` names in `WWW-Authenticate: … error="insufficient_scope", scope="…"`
+/// (an OAuth access token without the endpoint's scope).
+pub fn insufficient_scope(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| v.contains("error=\"insufficient_scope\""))
+        .find_map(|v| {
+            let start = v.find("scope=\"")? + "scope=\"".len();
+            let len = v[start..].find('"')?;
+            Some(v[start..start + len].to_owned()).filter(|s| !s.is_empty())
+        })
+}
+
+/// A final 401 or 403 to an OAuth access token: the error, and the missing scope a 403
+/// `insufficient_scope` names. `None` for SSWS answers (and anything else).
+fn oauth_refusal(
+    status: StatusCode,
+    headers: &HeaderMap,
+    req: &RequestInfo<'_>,
+) -> Option<(ConnectorError, Option<String>)> {
+    match status.as_u16() {
+        403 => insufficient_scope(headers).map(|scope| (missing_scope(&scope, req), Some(scope))),
+        401 if is_oauth_challenge(headers) => Some((
+            ConnectorError::unauthenticated(format!(
+                "Okta rejected the OAuth service app's access token for {} ({}) again after a fresh token",
+                req.org, req.endpoint
+            ))
+            .with_remediation(
+                "Check that the app is active, that its key and ClientId match the configuration, that this \
+                 machine's clock is correct, and that no proxy strips the Authorization or DPoP headers",
+            ),
+            None,
+        )),
+        _ => None,
+    }
+}
+
+/// Whether a 401 challenges an OAuth access token (`Bearer …`/`DPoP …`) rather than SSWS.
+fn is_oauth_challenge(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with("Bearer ") || v.starts_with("DPoP "))
+}
+
+/// The error for an access token that lacks `scope`: the scope to grant, where.
+fn missing_scope(scope: &str, req: &RequestInfo<'_>) -> ConnectorError {
+    ConnectorError::permission_denied(format!(
+        "the OAuth service app's access token lacks the scope {scope}, which {} on {} needs",
+        req.endpoint, req.org
+    ))
+    .with_remediation(format!(
+        "Grant {scope} to the app (Admin Console → Applications → the app → Okta API Scopes → Grant), or leave \
+         out of the configuration what needs it; if AuthJson.Scopes is set, add {scope} to it. Then run the import again"
+    ))
 }
 
 /// A 400 to a user search: the `UserSearchFilter` is not an expression Okta accepts.
@@ -232,6 +298,9 @@ pub fn needed_role(bucket: Bucket) -> &'static str {
         Bucket::IgaV1 | Bucket::IgaRequests | Bucket::IgaV2 => {
             "Okta Identity Governance lists need the org's governance features and an administrator with the \
              matching governance role (see the IGA section of docs/okta-connector.md for the scope and role per object type)."
+        }
+        Bucket::Token => {
+            "Requesting access tokens needs an active API Services app allowed the Client Credentials grant."
         }
     }
 }

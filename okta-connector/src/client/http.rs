@@ -175,46 +175,26 @@ impl HttpClient {
     ///
     /// # Errors
     /// [`ErrorKind::Internal`](connector_api::ErrorKind) when TLS cannot be set up.
+    #[cfg(test)]
     pub(crate) fn new(
         config: &ClientOptions,
         origin: ApiOrigin,
         credential: Arc<dyn Credential>,
     ) -> Result<Self> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
-            ConnectorError::internal(format!("cannot load the platform's TLS trust store: {e}"))
-        })?;
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ConnectorError::internal(format!("cannot configure TLS: {e}")))?
-            .dangerous() // a verifier, not "no verification": the platform's trust store
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
-        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Self::from_parts(build_reqwest(config)?, origin, credential))
+    }
 
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("okta-connector/", env!("CARGO_PKG_VERSION"))),
-        );
-        let inner = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .default_headers(headers)
-            .gzip(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(15)))
-            .timeout(config.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(config.max_concurrency as usize + 4)
-            .build()
-            .map_err(|e| ConnectorError::internal(format!("cannot build the HTTP client: {e}")))?;
-        Ok(HttpClient {
+    /// A client around an already built `reqwest` client (shared with the token transport).
+    pub(crate) fn from_parts(
+        inner: reqwest::Client,
+        origin: ApiOrigin,
+        credential: Arc<dyn Credential>,
+    ) -> Self {
+        HttpClient {
             inner,
             origin,
             credential,
-        })
+        }
     }
 
     /// The configured origin.
@@ -282,6 +262,44 @@ impl HttpClient {
             body,
         })
     }
+}
+
+/// The one `reqwest` client of a connector instance: rustls with the ring provider and the
+/// platform trust store, gzip, no redirects, timeouts from `config`.
+///
+/// # Errors
+/// [`ErrorKind::Internal`](connector_api::ErrorKind) when TLS cannot be set up.
+pub(crate) fn build_reqwest(config: &ClientOptions) -> Result<reqwest::Client> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
+        ConnectorError::internal(format!("cannot load the platform's TLS trust store: {e}"))
+    })?;
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConnectorError::internal(format!("cannot configure TLS: {e}")))?
+        .dangerous() // a verifier, not "no verification": the platform's trust store
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    headers.insert(
+        USER_AGENT,
+        HeaderValue::from_static(concat!("okta-connector/", env!("CARGO_PKG_VERSION"))),
+    );
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .default_headers(headers)
+        .gzip(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .connect_timeout(config.request_timeout.min(Duration::from_secs(15)))
+        .timeout(config.request_timeout)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(config.max_concurrency as usize + 4)
+        .build()
+        .map_err(|e| ConnectorError::internal(format!("cannot build the HTTP client: {e}")))
 }
 
 #[cfg(test)]

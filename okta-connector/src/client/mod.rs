@@ -6,6 +6,7 @@
 //! | following `Link: rel="next"` | [`pagination`] |
 //! | pacing per rate-limit bucket, concurrency limit | [`rate_limit`] |
 //! | 429 / 5xx / transport retries and back-off | [`retry`] |
+//! | the token endpoint's pacing and retries (OAuth) | `token.rs` |
 //! | Okta error bodies → classified errors | [`errors`] |
 //! | writes: what is retried, what is handed back unknown | [`write`] |
 
@@ -14,6 +15,7 @@ pub mod http;
 pub mod pagination;
 pub mod rate_limit;
 pub mod retry;
+mod token;
 pub mod write;
 
 use std::sync::Arc;
@@ -23,7 +25,8 @@ use connector_api::Result;
 
 use url::Url;
 
-use crate::auth::Credential;
+use crate::auth::oauth::transport::{HttpTransport, TokenTransport};
+use crate::auth::{Credential, Notices};
 use crate::clock::Clock;
 use http::{ApiOrigin, HttpClient};
 use rate_limit::{ConcurrencyGate, Pacer};
@@ -58,10 +61,12 @@ pub struct ClientOptions {
 #[derive(Debug)]
 pub struct OktaClient {
     pub(crate) http: HttpClient,
-    pub(crate) pacer: Pacer,
+    pub(crate) pacer: Arc<Pacer>,
     pub(crate) gate: ConcurrencyGate,
     pub(crate) policy: RetryPolicy,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Notices the credential raised, logged with the next request's run.
+    pub(crate) notices: Arc<Notices>,
 }
 
 impl OktaClient {
@@ -69,22 +74,54 @@ impl OktaClient {
     ///
     /// # Errors
     /// [`ErrorKind::Internal`](connector_api::ErrorKind) when TLS cannot be set up.
+    #[cfg(test)]
     pub(crate) fn new(
         config: &ClientOptions,
         credential: Arc<dyn Credential>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
+        Self::with_credential(config, clock, |_, _| Ok(credential))
+    }
+
+    /// Builds the client with a credential made by `make` from the token transport it
+    /// may use: the same HTTP client, origin-guarded, paced in the token bucket and retried
+    /// like every other request (an OAuth credential fetches its tokens through it).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Internal`](connector_api::ErrorKind) when TLS cannot be set up, and what
+    /// `make` fails with.
+    pub(crate) fn with_credential(
+        config: &ClientOptions,
+        clock: Arc<dyn Clock>,
+        make: impl FnOnce(Arc<dyn TokenTransport>, Arc<Notices>) -> Result<Arc<dyn Credential>>,
+    ) -> Result<Self> {
         let origin = ApiOrigin::new(config.base_url.clone(), &config.org_domain);
+        let inner = http::build_reqwest(config)?;
+        let pacer = Arc::new(Pacer::new(
+            config.rate_limit_share,
+            config.time_scale,
+            clock.clone(),
+        ));
+        let policy = RetryPolicy {
+            max_retries: config.max_retries,
+            base: Duration::from_secs(1),
+            max_backoff: config.max_backoff,
+            time_scale: config.time_scale,
+        };
+        let transport = Arc::new(token::PacedTokenTransport::new(
+            HttpTransport::new(inner.clone(), &config.base_url),
+            pacer.clone(),
+            policy.clone(),
+            clock.clone(),
+        ));
+        let notices = Arc::new(Notices::default());
+        let credential = make(transport, notices.clone())?;
         Ok(OktaClient {
-            http: HttpClient::new(config, origin, credential)?,
-            pacer: Pacer::new(config.rate_limit_share, config.time_scale, clock.clone()),
+            notices,
+            http: HttpClient::from_parts(inner, origin, credential),
+            pacer,
             gate: ConcurrencyGate::new(config.max_concurrency as usize + LISTINGS_IN_FLIGHT),
-            policy: RetryPolicy {
-                max_retries: config.max_retries,
-                base: Duration::from_secs(1),
-                max_backoff: config.max_backoff,
-                time_scale: config.time_scale,
-            },
+            policy,
             clock,
         })
     }

@@ -27,7 +27,9 @@ use super::errors::{RequestInfo, http_error, retries_exhausted, transport_error}
 use super::http::{RawResponse, TransportError};
 use super::rate_limit::RateHeaders;
 use crate::auth::AuthRetry;
-use crate::telemetry::{ConcurrencyReduced, RateLimitWait, RetryScheduled, RunTelemetry};
+use crate::telemetry::{
+    ConcurrencyReduced, CredentialNotice, RateLimitWait, RetryScheduled, RunTelemetry,
+};
 
 /// The retry and back-off policy.
 #[derive(Debug, Clone)]
@@ -243,7 +245,11 @@ impl OktaClient {
     ) -> Result<Attempt> {
         let _permit = self.gate.acquire().await;
         let ticket = self.pacer.acquire(req.bucket, tel).await;
-        let auth = self.http.credential().authorize(&Method::GET, url).await?;
+        let auth = self.http.credential().authorize(&Method::GET, url).await;
+        for notice in self.notices.take() {
+            tel.emit(&CredentialNotice { message: &notice });
+        }
+        let auth = auth?;
         tel.count_request();
         Ok(match self.http.get(url, auth).await {
             Ok(resp) => {

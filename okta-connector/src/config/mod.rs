@@ -21,7 +21,7 @@ use std::time::Duration;
 use connector_api::{ConnectorError, Result, Settings};
 use url::Url;
 
-pub use auth::AuthSettings;
+pub use auth::{AuthSettings, OAuthSettings};
 pub use export::{ExportConfig, ExportJson, Operation};
 pub use iga::{IgaConfig, IgaJson};
 pub use json::{ConfigJson, DeltaSource, ExternalIdAttribute};
@@ -409,7 +409,9 @@ mod tests {
         assert_eq!(c.max_backoff, Duration::from_secs(30));
         assert_eq!(c.rate_limit_share, 0.5);
         assert_eq!(c.time_scale, 1.0);
-        let AuthSettings::ApiKey(key) = &t;
+        let AuthSettings::ApiKey(key) = &t else {
+            panic!("ApiKey mode expected")
+        };
         assert_eq!(secrecy::ExposeSecret::expose_secret(key), "canary-5f2e9b");
         assert_eq!(c.admin_domain().as_deref(), Some("contoso-admin.okta.com"));
         assert!(!format!("{t:?}").contains("canary"));

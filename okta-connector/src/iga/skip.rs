@@ -46,7 +46,19 @@ pub(super) fn reason(t: IgaType, target: Option<&str>, err: &ConnectorError) -> 
         .map(|r| format!(" (Okta error id {r})"))
         .unwrap_or_default();
     let at = target.map(|s| format!(" for {s}")).unwrap_or_default();
-    let (text, kind) = explain(t, status, &at, &summary);
+    let (text, kind) = match vendor.and_then(|v| v.extra.get("scope")) {
+        Some(scope) if status == 403 => (
+            format!(
+                "{} answered 403 insufficient_scope: the OAuth service app lacks the scope {scope}; grant it to the app \
+                 (Okta API Scopes) or remove {} from Iga.ObjectTypes; stored {} objects{at} are kept",
+                t.spec().endpoint,
+                t.spec().name,
+                t.spec().name
+            ),
+            ErrorKind::PermissionDenied,
+        ),
+        _ => explain(t, status, &at, &summary),
+    };
     Skip {
         reason: format!("{text}{id}"),
         kind,

@@ -65,11 +65,13 @@ pub enum Bucket {
     UserWrites,
     /// `PUT` / `DELETE /api/v1/groups/{groupId}/users/{userId}` (export's membership writes).
     GroupMemberWrites,
+    /// `POST /oauth2/v1/token` (OAuth 2.0 service-app access tokens).
+    Token,
 }
 
 impl Bucket {
     /// Every bucket, in a fixed order.
-    pub const ALL: [Bucket; 11] = [
+    pub const ALL: [Bucket; 12] = [
         Bucket::Users,
         Bucket::Groups,
         Bucket::GroupById,
@@ -81,6 +83,7 @@ impl Bucket {
         Bucket::UserById,
         Bucket::UserWrites,
         Bucket::GroupMemberWrites,
+        Bucket::Token,
     ];
 
     /// Okta's name of the bucket (its endpoint pattern).
@@ -97,6 +100,7 @@ impl Bucket {
             Bucket::UserById => "/api/v1/users/{id}",
             Bucket::UserWrites => "POST /api/v1/users*",
             Bucket::GroupMemberWrites => "PUT|DELETE /api/v1/groups/{id}/users/{userId}",
+            Bucket::Token => "/oauth2/v1/token",
         }
     }
 

@@ -70,8 +70,10 @@ async fn check_reports_what_it_verified() {
     let conn = connector(&sim, json!({"UserSearchFilter": "status eq \"ACTIVE\""}));
     let (ctx, _) = connector_api::Context::for_tests();
     let report = conn.check(&ctx).await.expect("check passes");
-    assert_eq!(report.checks.len(), 5, "{report:?}");
-    assert!(report.checks[0].contains("contoso.okta.com"));
+    // The credential first (the auth mode), then the probes.
+    assert_eq!(report.checks.len(), 6, "{report:?}");
+    assert_eq!(report.checks[0], "authenticates as API token (SSWS)");
+    assert!(report.checks[1].contains("contoso.okta.com"));
     assert!(report.checks.iter().any(|c| c.contains("UserSearchFilter")));
     assert!(report.checks.iter().any(|c| c.contains("group members")));
     assert!(report.checks.iter().any(|c| c.contains("System Log")));
@@ -83,7 +85,8 @@ async fn check_reports_what_it_verified() {
         json!({"ImportUsers": false, "ImportMemberships": false}),
     );
     let report = groups_only.check(&ctx).await.expect("check passes");
-    assert_eq!(report.checks.len(), 2, "{report:?}");
+    // The credential, the group listing and the System Log (read by SystemLog deltas).
+    assert_eq!(report.checks.len(), 3, "{report:?}");
     let by = sim.stats().requests_by_bucket;
     assert_eq!(by.get("/api/v1/users"), None, "{by:?}");
     assert_eq!(by["/api/v1/groups"], 1, "{by:?}");

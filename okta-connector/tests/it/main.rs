@@ -13,6 +13,7 @@ mod export;
 mod full;
 mod iga;
 mod layering;
+mod oauth;
 mod paging_props;
 mod rate_limits;
 mod resilience;

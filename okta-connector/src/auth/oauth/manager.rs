@@ -21,7 +21,7 @@ use super::errors::{OAuthError, classify, dpop_disabled};
 use super::jwt;
 use super::key::SigningKey;
 use super::transport::{TokenReply, TokenTransport, guard_origin, sensitive};
-use crate::auth::{AuthRetry, Credential};
+use crate::auth::{AuthRetry, Credential, GrantedScopes};
 use crate::clock::Clock;
 
 /// The `client_assertion_type` of RFC 7523.
@@ -117,6 +117,10 @@ pub(crate) struct TokenManager {
     token_nonce: Mutex<Option<String>>,
     resource_nonce: Mutex<Option<String>>,
     fetched: AtomicU64,
+    /// The scopes requested now: the configured ones less those the app was refused.
+    requested: Mutex<String>,
+    /// Scopes the token endpoint refused (`invalid_scope`), dropped from later requests.
+    refused: Mutex<Vec<String>>,
 }
 
 impl fmt::Debug for TokenManager {
@@ -145,6 +149,7 @@ impl TokenManager {
         })?;
         let mut origins = vec![opts.org.origin()];
         origins.extend(opts.extra_origins.iter().map(Url::origin));
+        let requested = Mutex::new(opts.scopes.clone());
         Ok(TokenManager {
             dpop_on: AtomicBool::new(opts.dpop == DpopMode::Always),
             epoch: (clock.now(), unix_now),
@@ -157,15 +162,13 @@ impl TokenManager {
             token_nonce: Mutex::new(None),
             resource_nonce: Mutex::new(None),
             fetched: AtomicU64::new(0),
+            requested,
+            refused: Mutex::new(Vec::new()),
         })
     }
 
-    /// The token endpoint URL (also the assertion's `aud` and the proof's `htu`).
-    pub(crate) fn token_url(&self) -> &Url {
-        &self.token_url
-    }
-
     /// The scopes the current token was granted (as the token endpoint listed them).
+    #[cfg(test)]
     pub(crate) async fn granted_scopes(&self) -> Option<String> {
         self.token
             .lock()
@@ -174,7 +177,13 @@ impl TokenManager {
             .and_then(|t| t.scope.clone())
     }
 
+    /// Scopes the token endpoint refused and the connector stopped asking for.
+    pub(crate) fn refused_scopes(&self) -> Vec<String> {
+        lock(&self.refused).clone()
+    }
+
     /// How many access tokens were obtained so far.
+    #[cfg(test)]
     pub(crate) fn tokens_fetched(&self) -> u64 {
         self.fetched.load(Ordering::Relaxed)
     }
@@ -196,9 +205,11 @@ impl TokenManager {
         Ok(fresh)
     }
 
-    /// Runs the token exchange: at most one nonce retry and one switch to DPoP.
+    /// Runs the token exchange: at most one nonce retry, one switch to DPoP and one request
+    /// without the scopes an `invalid_scope` answer named (the lists needing them then meet
+    /// `403 insufficient_scope`, which names the scope to grant).
     async fn fetch(&self) -> Result<AccessToken> {
-        let (mut nonce_retried, mut switched) = (false, false);
+        let (mut nonce_retried, mut switched, mut narrowed) = (false, false, false);
         loop {
             let dpop = self.dpop_on.load(Ordering::Acquire);
             let reply = self.post_token(dpop).await?;
@@ -222,8 +233,33 @@ impl TokenManager {
                     }
                 }
             }
-            return Err(classify(reply.status, &err, &self.opts.scopes));
+            if err.error == "invalid_scope" && !narrowed && self.drop_refused(&err) {
+                narrowed = true;
+                continue;
+            }
+            let requested = lock(&self.requested).clone();
+            return Err(classify(reply.status, &err, &requested));
         }
+    }
+
+    /// Drops the requested scopes an `invalid_scope` description names, when some others
+    /// remain; returns whether the request changed.
+    fn drop_refused(&self, err: &OAuthError) -> bool {
+        let description = err.error_description.as_deref().unwrap_or("");
+        let named = |scope: &str| {
+            description
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == ':'))
+                .any(|word| word == scope)
+        };
+        let mut requested = lock(&self.requested);
+        let (refused, kept): (Vec<&str>, Vec<&str>) =
+            requested.split_whitespace().partition(|s| named(s));
+        if refused.is_empty() || kept.is_empty() {
+            return false;
+        }
+        lock(&self.refused).extend(refused.iter().map(|s| (*s).to_owned()));
+        *requested = kept.join(" ");
+        true
     }
 
     fn switch_to_dpop(&self) {
@@ -247,10 +283,11 @@ impl TokenManager {
             &self.token_url,
             now,
         )?;
+        let scopes = lock(&self.requested).clone();
         let form = SecretString::from(
             url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("grant_type", "client_credentials")
-                .append_pair("scope", &o.scopes)
+                .append_pair("scope", &scopes)
                 .append_pair("client_assertion_type", ASSERTION_TYPE)
                 .append_pair("client_assertion", assertion.expose_secret())
                 .finish(),
@@ -388,6 +425,22 @@ impl Credential for TokenManager {
             }
             _ => Ok(AuthRetry::No),
         }
+    }
+
+    async fn scopes(&self) -> Result<Option<GrantedScopes>> {
+        let token = self.token().await?;
+        let granted = match &token.scope {
+            Some(s) => s.split_whitespace().map(str::to_owned).collect(),
+            // No `scope` in the answer: the token has what was requested.
+            None => lock(&self.requested)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        };
+        Ok(Some(GrantedScopes {
+            granted,
+            refused: self.refused_scopes(),
+        }))
     }
 
     fn describe(&self) -> String {

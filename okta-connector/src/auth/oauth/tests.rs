@@ -481,3 +481,37 @@ async fn canary_secrets_never_show_in_debug_or_errors() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn an_invalid_scope_answer_is_retried_once_without_the_refused_scopes() {
+    let t = Scripted::new("Bearer");
+    t.then(
+        400,
+        vec![],
+        json!({"error": "invalid_scope", "error_description": "The following scopes are not allowed: okta.groups.read"}),
+    );
+    let (m, _, _) = manager("ec256.pkcs8.pem", DpopMode::Never, t.clone());
+    let scopes = m.scopes().await.unwrap().unwrap();
+    assert_eq!(scopes.refused, ["okta.groups.read"]);
+    let seen = t.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].field("scope"), "okta.users.read okta.groups.read");
+    assert_eq!(seen[1].field("scope"), "okta.users.read");
+
+    // Every scope refused: nothing left to ask for, the refusal is final and names them.
+    let t = Scripted::new("Bearer");
+    t.then(
+        400,
+        vec![],
+        json!({"error": "invalid_scope", "error_description": "The following scopes are not allowed: okta.users.read, okta.groups.read"}),
+    );
+    let (m, _, _) = manager("ec256.pkcs8.pem", DpopMode::Never, t.clone());
+    let err = m.authorize(&Method::GET, &users_url()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert!(
+        err.remediation()
+            .unwrap()
+            .contains("okta.users.read okta.groups.read")
+    );
+    assert_eq!(t.seen().len(), 1);
+}
