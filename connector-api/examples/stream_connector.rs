@@ -46,21 +46,17 @@ fn default_log_every() -> u64 {
 }
 
 fn descriptor() -> Descriptor {
-    Descriptor {
-        name: "stream".into(),
-        version: "0.1.0".into(),
-        description: "Generates numbered Item objects (boundary tests)".into(),
-        object_types: vec![ObjectTypeInfo {
-            name: "Item".into(),
-            description: "A generated item; its id is its zero-padded number".into(),
-            scoped: false,
-        }],
-        capabilities: Capabilities {
-            delta: true,
-            export: false,
-            scope_complete: true,
-        },
-    }
+    Descriptor::new("stream", "0.1.0")
+        .with_description("Generates numbered Item objects (boundary tests)")
+        .with_object_type(
+            ObjectTypeInfo::new("Item")
+                .with_description("A generated item; its id is its zero-padded number"),
+        )
+        .with_capabilities(
+            Capabilities::new()
+                .with_delta(true)
+                .with_scope_complete(true),
+        )
 }
 
 /// The factory the library exports.
@@ -108,10 +104,7 @@ impl Connector for StreamConnector {
     }
 
     async fn check(&self, _ctx: &Context) -> Result<CheckReport> {
-        Ok(CheckReport {
-            checks: vec!["the stream connector needs no source".into()],
-            warnings: Vec::new(),
-        })
+        Ok(CheckReport::new().check("the stream connector needs no source"))
     }
 
     fn validate_watermark(&self, watermark: &Watermark) -> Result<()> {
@@ -128,10 +121,8 @@ impl Connector for StreamConnector {
         if let Some(w) = &request.watermark {
             parse_watermark(w)?;
         }
-        let outcome = ImportOutcome {
-            watermark: Some(Watermark::new(format!("count:{}", cfg.count))),
-            ..ImportOutcome::default()
-        };
+        let outcome = ImportOutcome::new()
+            .with_watermark(Some(Watermark::new(format!("count:{}", cfg.count))));
         if ctx.is_cancelled() {
             return Err(ConnectorError::cancelled(
                 "import cancelled before it started",

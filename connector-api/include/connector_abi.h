@@ -124,10 +124,33 @@ int32_t connector_import(const ConnectorInstance *instance, const ConnectorCallC
                          const uint8_t *request, size_t request_len,
                          ConnectorSinkFn sink, void *sink_data, ConnectorBuffer *out);
 
-/* Writes a batch of changes (JSON lines, as the sink receives them) to the source. Payload:
- * empty. Read-only connectors answer with a "not_supported" error. */
+/* LEGACY (the export of connector-api 0.x; new hosts use connector_export_changes).
+ * Applies a batch of changes (JSON lines, as the sink receives them). Payload: empty, and only
+ * if every change was applied or unchanged; otherwise an error naming the first change that was
+ * not (changes before it may have been applied). Read-only connectors answer "not_supported".
+ * Hosts must not require this symbol. */
 int32_t connector_export(const ConnectorInstance *instance, const ConnectorCallContext *ctx,
                          const uint8_t *batch, size_t batch_len, ConnectorBuffer *out);
+
+/* OPTIONAL (added by connector-api 1.0 within ABI version 1): resolve it with dlsym and treat a
+ * missing symbol as "export not supported by this plug-in (built against connector-api 0.x)".
+ * Exports changes with a per-change outcome.
+ * options: ExportOptions JSON, {"dry_run":true} (empty means {"dry_run":false}); with dry_run
+ *          nothing is written and outcomes say what would happen.
+ * batch:   JSON lines, one Change per line with its idempotency key added:
+ *          {"op":"upsert","type":"Group","id":"g1","attrs":{"name":"Ops"},"key":"k1"}
+ *          (a line without "key" gets its 1-based line number as key).
+ * Payload on success: JSON lines, one ChangeOutcome per change, in order, with its key:
+ *   {"key":"k1","status":"applied"}                  (optionally "assigned_id":"…")
+ *   {"key":"k2","status":"unchanged"}                (re-sending an applied change)
+ *   {"key":"k3","status":"skipped","reason":"…"}     (not attempted, e.g. cancelled)
+ *   {"key":"k4","status":"failed","error":{ConnectorError JSON}}
+ * Treat an unknown status as failed, never as applied. On error (status 1) nothing was
+ * attempted. Cancellation is checked between changes: the rest come back "skipped". */
+int32_t connector_export_changes(const ConnectorInstance *instance,
+                                 const ConnectorCallContext *ctx,
+                                 const uint8_t *options, size_t options_len,
+                                 const uint8_t *batch, size_t batch_len, ConnectorBuffer *out);
 
 /* Checks that a watermark (UTF-8 text, as returned by an import) can be used for a delta run.
  * Payload: empty; error kind "invalid_watermark" says what is wrong. */

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use crate::context::{Context, Settings};
 use crate::error::{ConnectorError, Result};
+use crate::export::{ExportReport, ExportRequest};
 use crate::model::{Change, CheckReport, Descriptor, ImportOutcome, ImportRequest, Watermark};
 
 /// Receives the changes of a running import; implemented by the host.
@@ -104,15 +105,32 @@ pub trait Connector: Send + Sync {
         Ok(())
     }
 
-    /// Writes changes to the source system.
+    /// Writes changes to the source system and reports an outcome per change.
+    ///
+    /// # Export contract
+    ///
+    /// * The report holds exactly one [`ChangeOutcome`](crate::ChangeOutcome) per requested
+    ///   change, in order, with the change's key ([`ExportReport::matches`]).
+    /// * `Applied` and `Unchanged` are reported only for changes the target now holds. A
+    ///   change that is refused or fails is `Failed` with a classified error; the export goes on
+    ///   with the next change unless the failure makes the rest pointless (then they are
+    ///   `Skipped` with the reason).
+    /// * Re-sending a change that was applied is harmless and reports `Unchanged`.
+    /// * With [`ExportRequest::dry_run`] nothing is written; outcomes say what would happen.
+    /// * Cancellation ([`Context::is_cancelled`]) is checked between changes: the changes not
+    ///   reached are reported [`not_attempted`](crate::ChangeOutcome::not_attempted), never
+    ///   applied, and the report of what was done is returned as `Ok`.
+    /// * `Err` means nothing was attempted (for example the connector is read-only, or the
+    ///   target rejected the credentials before the first change).
     ///
     /// The default reports [`ErrorKind::NotSupported`](crate::ErrorKind): connectors are
-    /// read-only unless they say otherwise in [`Capabilities::export`](crate::Capabilities).
+    /// read-only unless they declare [`Capabilities::export`](crate::Capabilities) and the
+    /// [`exportable`](crate::Capabilities::exportable) types and kinds.
     ///
     /// # Errors
-    /// `NotSupported` by default; otherwise the classified reason the export failed.
-    async fn export(&self, ctx: &Context, changes: Vec<Change>) -> Result<()> {
-        let _ = (ctx, changes);
+    /// `NotSupported` by default; otherwise the classified reason nothing could be attempted.
+    async fn export(&self, ctx: &Context, request: ExportRequest) -> Result<ExportReport> {
+        let _ = (ctx, request);
         let name = self.descriptor().name;
         Err(ConnectorError::not_supported(format!(
             "the {name} connector is read-only: export is not supported"

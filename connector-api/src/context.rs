@@ -17,6 +17,7 @@ use serde_json::Value;
 /// `config` is the connector's own JSON configuration (non-secret). `auth` is the connector's
 /// authentication JSON with every secret reference already resolved by the host; it is kept
 /// as a [`SecretString`] so it never prints and is zeroed when dropped.
+#[non_exhaustive]
 pub struct Settings {
     /// Non-secret configuration (for the Okta connector: `OrgDomain`, `PageSize`, …).
     pub config: Value,
@@ -43,6 +44,7 @@ impl fmt::Debug for Settings {
 /// Severity of a [`LogRecord`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Level {
     /// Very detailed diagnostics.
     Trace,
@@ -62,6 +64,7 @@ pub enum Level {
 /// for progress displays and counters; `fields` carry its typed values. Records must never
 /// contain credentials.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LogRecord {
     /// Severity.
     pub level: Level,

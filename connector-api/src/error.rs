@@ -75,7 +75,10 @@ impl fmt::Display for ErrorKind {
 }
 
 /// What the source system said about a failure, for support and troubleshooting.
+///
+/// Build one with [`VendorDetails::new`] and the `with_*` methods.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VendorDetails {
     /// HTTP status code, when the failure was an HTTP response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +95,48 @@ pub struct VendorDetails {
     /// Anything else worth keeping (endpoint, causes), ordered by key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, String>,
+}
+
+impl VendorDetails {
+    /// Details with nothing set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the HTTP status code.
+    #[must_use]
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Sets the vendor's error code.
+    #[must_use]
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Sets the vendor's error summary.
+    #[must_use]
+    pub fn with_summary(mut self, summary: impl Into<String>) -> Self {
+        self.summary = Some(summary.into());
+        self
+    }
+
+    /// Sets the vendor's error or request identifier.
+    #[must_use]
+    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+
+    /// Adds one extra detail.
+    #[must_use]
+    pub fn with_extra(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.insert(name.into(), value.into());
+        self
+    }
 }
 
 /// An error returned by a connector, classified for the host.
@@ -243,13 +288,13 @@ mod tests {
     #[test]
     fn display_includes_kind_vendor_and_hint() {
         let err = ConnectorError::permission_denied("listing users")
-            .with_vendor(VendorDetails {
-                status: Some(403),
-                code: Some("E0000006".into()),
-                summary: Some("You do not have permission".into()),
-                request_id: Some("abc".into()),
-                extra: BTreeMap::new(),
-            })
+            .with_vendor(
+                VendorDetails::new()
+                    .with_status(403)
+                    .with_code("E0000006")
+                    .with_summary("You do not have permission")
+                    .with_request_id("abc"),
+            )
             .with_remediation("Grant the Read-Only Administrator role");
         assert_eq!(
             err.to_string(),

@@ -9,6 +9,7 @@
 //! * [`model`] — objects, changes, scopes, watermarks, descriptors.
 //! * [`ConnectorError`] / [`ErrorKind`] — failures classified so the host can act on them.
 //! * [`Context`] — cancellation and logging for one operation.
+//! * [`export`] — write-back requests and per-change outcomes ([`Connector::export`]).
 //! * [`abi`] — the C-ABI plug-in boundary: [`export_connector!`] for connector `cdylib`s
 //!   (feature `plugin`) and [`abi::loader`] for hosts (feature `loader`). This is the only module
 //!   with `unsafe` code.
@@ -17,10 +18,12 @@
 //! Data flows one way: source → connector → (optionally the C ABI) → host → store.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 pub mod abi;
 pub mod context;
 pub mod error;
+pub mod export;
 pub mod model;
 
 mod connector;
@@ -33,13 +36,20 @@ pub use context::{
     CancellationToken, Context, Level, LogRecord, Logger, MemoryLogger, NullLogger, Settings,
 };
 pub use error::{ConnectorError, ErrorKind, Result, VendorDetails};
+pub use export::{
+    ChangeOutcome, ExportChange, ExportOptions, ExportReport, ExportRequest, ExportStatus,
+};
 pub use model::{
-    Attributes, Capabilities, Change, CheckReport, Descriptor, ImportMode, ImportOutcome,
-    ImportRequest, Object, ObjectType, ObjectTypeInfo, Scope, Skipped, Watermark,
+    Attributes, Capabilities, Change, ChangeKind, CheckReport, Descriptor, Exportable, ImportMode,
+    ImportOutcome, ImportRequest, Object, ObjectType, ObjectTypeInfo, Scope, Skipped, Watermark,
 };
 
 /// Re-exported so connectors and hosts name the same secret type.
 pub use secrecy;
+
+/// Re-exported so connectors and hosts use the same `serde_json` as the public types
+/// (attributes, settings and log fields are `serde_json::Value`s).
+pub use serde_json;
 
 /// Implementation details of [`export_connector!`]; not part of the public API.
 #[cfg(feature = "plugin")]

@@ -79,6 +79,8 @@ enum Command {
     Demo(commands::demo::Args),
     /// Write an Okta connector's Identity Governance objects to JSON files (read-only)
     Snapshot(commands::snapshot::Args),
+    /// Send changes (a JSON-lines file) to a connector that can write back; per-change outcomes
+    Export(commands::export::Args),
 }
 
 fn main() {
@@ -132,6 +134,7 @@ fn run(cli: Cli) -> Result<ExitCode, host::HostError> {
             Command::Schedule(args) => commands::schedule::run(&app, args).await,
             Command::Demo(args) => commands::demo::run(&app, args).await,
             Command::Snapshot(args) => commands::snapshot::run(&app, args).await,
+            Command::Export(args) => commands::export::run(&app, args).await,
         }
     })
 }

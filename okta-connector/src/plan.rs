@@ -228,10 +228,7 @@ mod tests {
         let p = Plan::new(&users_only, &ImportRequest::delta(missing_g)).unwrap();
         assert_eq!(p.groups, None);
         assert_eq!(p.members, MemberPlan::Skip);
-        let no_wm = ImportRequest {
-            mode: ImportMode::Delta,
-            watermark: None,
-        };
+        let no_wm = ImportRequest::new(ImportMode::Delta);
         assert_eq!(
             Plan::new(&c, &no_wm).unwrap_err().kind(),
             ErrorKind::InvalidWatermark

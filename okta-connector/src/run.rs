@@ -7,7 +7,7 @@
 //! size, and a slow sink slows the readers down. Per stage, order is kept: a group's
 //! `ScopeComplete` follows its last member, `User`'s follows the last user.
 //!
-//! The IGA stage (`iga_run.rs`) runs beside them in its own buckets and reports what it skipped
+//! The IGA stage (`iga/`) runs beside them in its own buckets and reports what it skipped
 //! per object type; any other failure fails the run: the error is returned and no watermark
 //! with it.
 
@@ -23,7 +23,7 @@ use futures::{SinkExt, StreamExt};
 use crate::client::OktaClient;
 use crate::config::Config;
 use crate::endpoints::{groups, members};
-use crate::mapping::{self, GROUP, GROUP_MEMBER, USER};
+use crate::mapping::{self, Batches, GROUP, GROUP_MEMBER, USER};
 use crate::plan::{MemberPlan, Plan};
 use crate::telemetry::{
     GroupVanished, ObjectsEmitted, RunFinished, RunStarted, RunTelemetry, WatermarkAdvanced,
@@ -38,7 +38,6 @@ const GROUP_QUEUE: usize = 1_024;
 /// MB at most); beyond this the group listing waits.
 const MAX_PENDING_GROUPS: usize = 65_536;
 
-type Batches = mpsc::Sender<Vec<Change>>;
 /// A group whose members are to be read, with its member count if Okta said.
 type QueuedGroup = (String, Option<u64>);
 
@@ -75,7 +74,7 @@ pub async fn import(
         stages.users(batches.clone()),
         stages.groups(batches.clone(), group_ids),
         stages.members(batches.clone(), group_queue),
-        crate::iga_run::run(client, config, request.mode, &tel, batches),
+        crate::iga::run(client, config, request.mode, &tel, batches),
         forward(received, sink, ctx),
     );
     let cancel = ctx.cancellation().clone();
@@ -99,11 +98,10 @@ pub async fn import(
         elapsed: client.clock.now().saturating_duration_since(started),
         stats: &stats,
     });
-    Ok(ImportOutcome {
-        watermark: Some(next.to_watermark()),
-        skipped,
-        stats,
-    })
+    Ok(ImportOutcome::new()
+        .with_watermark(Some(next.to_watermark()))
+        .with_skipped(skipped)
+        .with_stats(stats))
 }
 
 fn log_advances(tel: &RunTelemetry, from: &OktaWatermark, to: &OktaWatermark) {

@@ -12,9 +12,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use connector_api::{Context, Level, LogRecord};
-
-use crate::client::rate_limit::{Bucket, PacingHook};
+use connector_api::{Context, Level, LogRecord, Scope};
 
 /// Something worth logging.
 pub trait Event {
@@ -125,19 +123,6 @@ impl RunTelemetry {
                 .map(|(k, v)| (k.clone(), *v)),
         );
         stats
-    }
-}
-
-/// The pacer's metrics hook: every budget wait becomes a [`RateLimitWait`] record.
-impl PacingHook for RunTelemetry {
-    fn waiting(&self, bucket: Bucket, wait: Duration, limit: u32, remaining: u32) {
-        self.emit(&RateLimitWait {
-            bucket: bucket.name(),
-            wait,
-            reason: "budget",
-            limit: Some(limit),
-            remaining: Some(remaining),
-        });
     }
 }
 
@@ -444,6 +429,62 @@ impl Event for RunFinished<'_> {
             r = r.field(k.clone(), *v);
         }
         r
+    }
+}
+
+/// The IGA stage starts (full runs, or delta runs with `Iga.RescanOnDelta`).
+#[derive(Debug)]
+pub struct IgaStarted {
+    /// What is read, in words.
+    pub plan: String,
+}
+
+impl Event for IgaStarted {
+    fn record(&self) -> LogRecord {
+        LogRecord::new(
+            Level::Info,
+            "iga_started",
+            format!(
+                "reading Okta Identity Governance (full scan): {}",
+                self.plan
+            ),
+        )
+    }
+}
+
+/// A delta run leaves IGA alone (`Iga.RescanOnDelta` is false).
+#[derive(Debug)]
+pub struct IgaNotRead;
+
+impl Event for IgaNotRead {
+    fn record(&self) -> LogRecord {
+        LogRecord::new(
+            Level::Info,
+            "iga_not_read",
+            "delta run: Okta Identity Governance is read on full runs only (Iga.RescanOnDelta is false); stored IGA \
+             objects are unchanged",
+        )
+    }
+}
+
+/// An IGA object type or scope was skipped; the run goes on.
+#[derive(Debug)]
+pub struct IgaSkipped<'a> {
+    /// What was skipped.
+    pub scope: &'a Scope,
+    /// Why, and what to do.
+    pub reason: &'a str,
+}
+
+impl Event for IgaSkipped<'_> {
+    fn record(&self) -> LogRecord {
+        LogRecord::new(
+            Level::Warn,
+            "iga_skipped",
+            format!("skipped {}: {}", self.scope, self.reason),
+        )
+        .field("scope", self.scope.to_string())
+        .field("reason", self.reason)
     }
 }
 

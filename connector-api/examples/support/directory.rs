@@ -14,17 +14,24 @@
 //! scoped by the group id). A full run completes `Person`, `Group`, every group's members and
 //! finally all of `GroupMember`; a delta run completes only the member lists of the groups it
 //! re-read. A missing file is reported as skipped, and its types are never completed.
+//!
+//! Export writes people, groups and memberships back to the folder's JSON tables; see
+//! `directory_export.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use connector_api::serde_json::{self, Value};
 use connector_api::{
-    Capabilities, Change, ChangeSink, CheckReport, Connector, ConnectorError, ConnectorFactory,
-    Context, Descriptor, ErrorKind, ImportMode, ImportOutcome, ImportRequest, Level, LogRecord,
-    Object, ObjectTypeInfo, Result, Scope, Settings, Skipped, Watermark,
+    Capabilities, Change, ChangeKind, ChangeSink, CheckReport, Connector, ConnectorError,
+    ConnectorFactory, Context, Descriptor, ErrorKind, ExportReport, ExportRequest, ImportMode,
+    ImportOutcome, ImportRequest, Level, LogRecord, Object, ObjectTypeInfo, Result, Scope,
+    Settings, Skipped, Watermark,
 };
-use serde_json::Value;
+
+#[path = "directory_export.rs"]
+mod export;
 
 const PERSON: &str = "Person";
 const GROUP: &str = "Group";
@@ -37,30 +44,28 @@ const WATERMARK_PREFIX: &str = "updated:";
 pub struct DirectoryFactory;
 
 fn descriptor() -> Descriptor {
-    let info = |name: &str, description: &str, scoped: bool| ObjectTypeInfo {
-        name: name.into(),
-        description: description.into(),
-        scoped,
-    };
-    Descriptor {
-        name: "directory".into(),
-        version: "0.1.0".into(),
-        description: "People and groups from JSON or CSV files in a folder".into(),
-        object_types: vec![
-            info(PERSON, "A person; id is the record's `id`", false),
-            info(GROUP, "A group; id is the record's `id`", false),
+    let info =
+        |name: &str, description: &str| ObjectTypeInfo::new(name).with_description(description);
+    let both = [ChangeKind::Upsert, ChangeKind::Delete];
+    Descriptor::new("directory", "0.2.0")
+        .with_description("People and groups from JSON or CSV files in a folder")
+        .with_object_types([
+            info(PERSON, "A person; id is the record's `id`"),
+            info(GROUP, "A group; id is the record's `id`"),
             info(
                 MEMBER,
                 "A person's membership of a group; id is `<group id>:<person id>`, scope the group id",
-                true,
-            ),
-        ],
-        capabilities: Capabilities {
-            delta: true,
-            export: false,
-            scope_complete: true,
-        },
-    }
+            )
+            .with_scoped(true),
+        ])
+        .with_capabilities(
+            Capabilities::new()
+                .with_delta(true)
+                .with_scope_complete(true)
+                .with_exportable(PERSON, both)
+                .with_exportable(GROUP, both)
+                .with_exportable(MEMBER, both),
+        )
 }
 
 impl ConnectorFactory for DirectoryFactory {
@@ -346,14 +351,14 @@ impl DirectoryConnector {
     ) -> Result<Option<Vec<Record>>> {
         let Some(path) = self.config.table_file(stem) else {
             for object_type in scopes {
-                skipped.push(Skipped {
-                    scope: Scope::whole(*object_type),
-                    reason: format!(
+                skipped.push(Skipped::new(
+                    Scope::whole(*object_type),
+                    format!(
                         "no {stem}.json or {stem}.csv in {}",
                         self.config.folder.display()
                     ),
-                    kind: ErrorKind::NotFound,
-                });
+                    ErrorKind::NotFound,
+                ));
             }
             return Ok(None);
         };
@@ -374,7 +379,7 @@ impl Connector for DirectoryConnector {
     }
 
     async fn check(&self, _ctx: &Context) -> Result<CheckReport> {
-        let mut report = CheckReport::default();
+        let mut report = CheckReport::new();
         for stem in ["people", "groups"] {
             match self.config.table_file(stem) {
                 Some(path) => {
@@ -472,11 +477,14 @@ impl Connector for DirectoryConnector {
         out.flush().await?;
         let mut stats = BTreeMap::new();
         stats.insert("changes".to_owned(), out.emitted);
-        Ok(ImportOutcome {
-            watermark: Some(Watermark::new(format!("{WATERMARK_PREFIX}{newest}"))),
-            skipped,
-            stats,
-        })
+        Ok(ImportOutcome::new()
+            .with_watermark(Some(Watermark::new(format!("{WATERMARK_PREFIX}{newest}"))))
+            .with_skipped(skipped)
+            .with_stats(stats))
+    }
+
+    async fn export(&self, ctx: &Context, request: ExportRequest) -> Result<ExportReport> {
+        export::export(&self.config, ctx, request)
     }
 }
 
@@ -484,8 +492,8 @@ fn upsert_or_delete(object_type: &str, record: &Record) -> Change {
     if record.deleted {
         return Change::delete(object_type, record.id.clone());
     }
-    let mut object = Object::new(object_type, record.id.clone());
-    object.attributes = record.attributes.clone();
+    let mut object =
+        Object::new(object_type, record.id.clone()).with_attributes(record.attributes.clone());
     if object_type == GROUP {
         object
             .attributes

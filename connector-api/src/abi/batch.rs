@@ -7,9 +7,15 @@
 //! are ignored when decoding. The codec is pure and allocation-light so thousands of objects per
 //! batch cost little more than their JSON.
 
+//!
+//! Exports use the same lines both ways: [`encode_export`] adds each change's idempotency `key`
+//! to its `Change` JSON (a reader that does not know keys ignores the field), and the plug-in
+//! answers with one [`ChangeOutcome`] JSON per line ([`encode_outcomes`], [`decode_outcomes`]).
+
 use serde::Deserialize;
 
 use crate::error::{ConnectorError, Result};
+use crate::export::{ChangeOutcome, ExportChange, ExportStatus};
 use crate::model::{Attributes, Change, Object, ObjectType, Scope};
 
 /// Appends `changes` to `out` as JSON lines.
@@ -32,21 +38,116 @@ pub fn encode(changes: &[Change], out: &mut Vec<u8>) {
 /// wrong with it, for the first malformed line.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Change>> {
     let mut changes = Vec::with_capacity(bytes.len() / 128 + 1);
+    for_each_line(bytes, "change batch", |line| {
+        let wire: WireChange = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+        changes.push(wire.into_change()?.0);
+        Ok(())
+    })?;
+    Ok(changes)
+}
+
+/// Appends export changes to `out` as JSON lines: each change's JSON with its `key` added.
+pub fn encode_export(changes: &[ExportChange], out: &mut Vec<u8>) {
+    for change in changes {
+        let line = serde_json::to_value(&change.change).map(|mut value| {
+            if let Some(map) = value.as_object_mut() {
+                map.insert("key".into(), change.key.clone().into());
+            }
+            value
+        });
+        // As in `encode`: an unserialisable change becomes a line the decoder rejects loudly.
+        match line.and_then(|value| serde_json::to_writer(&mut *out, &value)) {
+            Ok(()) => {}
+            Err(_) => out.extend_from_slice(b"{\"op\":\"unserialisable\"}"),
+        }
+        out.push(b'\n');
+    }
+}
+
+/// Decodes the export changes of [`encode_export`]. A line without a `key` gets its 1-based
+/// line number as key.
+///
+/// # Errors
+/// [`ErrorKind::Protocol`](crate::ErrorKind::Protocol) naming the first malformed line.
+pub fn decode_export(bytes: &[u8]) -> Result<Vec<ExportChange>> {
+    let mut changes = Vec::new();
+    let mut number = 0usize;
+    for_each_line(bytes, "export batch", |line| {
+        number += 1;
+        let wire: WireChange = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+        let (change, key) = wire.into_change()?;
+        let key = key.unwrap_or_else(|| number.to_string());
+        changes.push(ExportChange::new(key, change));
+        Ok(())
+    })?;
+    Ok(changes)
+}
+
+/// Appends one JSON line per outcome to `out`.
+pub fn encode_outcomes(outcomes: &[ChangeOutcome], out: &mut Vec<u8>) {
+    for outcome in outcomes {
+        if serde_json::to_writer(&mut *out, outcome).is_err() {
+            out.extend_from_slice(b"{\"status\":\"unserialisable\"}");
+        }
+        out.push(b'\n');
+    }
+}
+
+/// Decodes the outcome lines of [`encode_outcomes`].
+///
+/// An outcome whose `status` this build does not know (a newer plug-in) or whose fields are
+/// unreadable is decoded as `failed` (kind `internal`, naming the status): a host never counts an
+/// outcome it cannot read as applied.
+///
+/// # Errors
+/// [`ErrorKind::Protocol`](crate::ErrorKind::Protocol) for a line that is not a JSON object with a
+/// string `key`.
+pub fn decode_outcomes(bytes: &[u8]) -> Result<Vec<ChangeOutcome>> {
+    let mut outcomes = Vec::new();
+    for_each_line(bytes, "export outcome", |line| {
+        let value: serde_json::Value = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+        let key = value
+            .get("key")
+            .and_then(serde_json::Value::as_str)
+            .ok_or("missing string field `key`")?
+            .to_owned();
+        let outcome = serde_json::from_value::<ChangeOutcome>(value.clone()).unwrap_or_else(|e| {
+            let status = value.get("status").map_or("none".into(), ToString::to_string);
+            ChangeOutcome::new(
+                key,
+                ExportStatus::Failed {
+                    error: ConnectorError::internal(format!(
+                        "the connector reported an outcome this host cannot read (status {status}: {e})"
+                    ))
+                    .with_remediation("Check whether the change was applied; use a host built against the connector's connector-api version"),
+                },
+            )
+        });
+        outcomes.push(outcome);
+        Ok(())
+    })?;
+    Ok(outcomes)
+}
+
+/// Calls `f` with every non-blank line; an error names the 1-based line number.
+fn for_each_line(
+    bytes: &[u8],
+    what: &str,
+    mut f: impl FnMut(&[u8]) -> std::result::Result<(), String>,
+) -> Result<()> {
     for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let bad = |what: &dyn std::fmt::Display| {
+        f(line).map_err(|what_is_wrong| {
             ConnectorError::protocol(format!(
-                "change batch line {}: {what} (expected one JSON change per line)",
+                "{what} line {}: {what_is_wrong} (expected one JSON object per line)",
                 index + 1
             ))
-        };
-        let wire: WireChange = serde_json::from_slice(line).map_err(|e| bad(&e))?;
-        changes.push(wire.into_change().map_err(|e| bad(&e))?);
+        })?;
     }
-    Ok(changes)
+    Ok(())
 }
 
 /// The JSON shape of every [`Change`] variant in one flat struct.
@@ -66,6 +167,8 @@ struct WireChange {
     within: Option<String>,
     #[serde(default)]
     attrs: Attributes,
+    #[serde(default)]
+    key: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -77,8 +180,8 @@ enum Op {
 }
 
 impl WireChange {
-    fn into_change(self) -> std::result::Result<Change, &'static str> {
-        Ok(match self.op {
+    fn into_change(self) -> std::result::Result<(Change, Option<String>), String> {
+        let change = match self.op {
             Op::Upsert => Change::Upsert(Object {
                 object_type: self.object_type,
                 external_id: self.id.ok_or("missing field `id`")?,
@@ -93,7 +196,8 @@ impl WireChange {
                 object_type: self.object_type,
                 within: self.within,
             }),
-        })
+        };
+        Ok((change, self.key))
     }
 }
 
@@ -185,6 +289,61 @@ mod tests {
     }
 
     #[test]
+    fn export_batches_carry_keys_and_old_readers_ignore_them() {
+        let changes = vec![
+            ExportChange::new("k1", sample()[0].clone()),
+            ExportChange::new("k2", sample()[2].clone()),
+        ];
+        let mut out = Vec::new();
+        encode_export(&changes, &mut out);
+        assert_eq!(decode_export(&out).unwrap(), changes);
+        // A plain change batch reader (an older plug-in's) sees the same changes.
+        assert_eq!(
+            decode(&out).unwrap(),
+            vec![sample()[0].clone(), sample()[2].clone()]
+        );
+        // Lines without a key are numbered.
+        let plain = b"{\"op\":\"delete\",\"type\":\"User\",\"id\":\"1\"}\n\n{\"op\":\"delete\",\"type\":\"User\",\"id\":\"2\"}";
+        let keys: Vec<String> = decode_export(plain)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.key)
+            .collect();
+        assert_eq!(keys, ["1", "2"]);
+    }
+
+    #[test]
+    fn outcome_lines_round_trip_and_unknown_statuses_are_failures() {
+        let outcomes = vec![
+            ChangeOutcome::applied("a"),
+            ChangeOutcome::unchanged("b"),
+            ChangeOutcome::not_attempted("c"),
+            ChangeOutcome::failed("d", ConnectorError::not_found("no group g9")),
+        ];
+        let mut out = Vec::new();
+        encode_outcomes(&outcomes, &mut out);
+        assert_eq!(decode_outcomes(&out).unwrap(), outcomes);
+        let newer = br#"{"key":"e","status":"queued","eta":5,"extra":true}"#;
+        let decoded = decode_outcomes(newer).unwrap();
+        let ExportStatus::Failed { error } = &decoded[0].status else {
+            panic!("an unknown status must be a failure: {decoded:?}")
+        };
+        assert_eq!(decoded[0].key, "e");
+        assert!(error.message().contains("\"queued\""), "{error}");
+        let extra = br#"{"key":"f","status":"applied","took_ms":3}"#;
+        assert_eq!(
+            decode_outcomes(extra).unwrap(),
+            vec![ChangeOutcome::applied("f")]
+        );
+        let err = decode_outcomes(b"{\"status\":\"applied\"}").unwrap_err();
+        assert!(
+            err.message()
+                .contains("export outcome line 1: missing string field `key`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic() {
         // A cheap deterministic fuzz: mutate a valid batch byte by byte.
         let mut base = Vec::new();
@@ -200,6 +359,8 @@ mod tests {
                 bytes[at] = (state >> 8) as u8;
             }
             let _ = decode(&bytes);
+            let _ = decode_export(&bytes);
+            let _ = decode_outcomes(&bytes);
         }
     }
 }

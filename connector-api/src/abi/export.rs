@@ -29,6 +29,7 @@ use super::{SINK_CONTINUE, STATUS_ERROR, STATUS_INVALID_ARGUMENT, STATUS_OK};
 use crate::connector::{ChangeSink, Connector, ConnectorFactory};
 use crate::context::{CancellationToken, Context, LogRecord, Logger, Settings};
 use crate::error::{ConnectorError, Result};
+use crate::export::{ExportOptions, ExportReport, ExportRequest, ExportStatus};
 use crate::model::{Change, ImportRequest, Watermark};
 
 pub use std::sync::OnceLock;
@@ -58,20 +59,12 @@ pub fn boxed_factory<F: ConnectorFactory + 'static>(factory: F) -> Box<dyn Conne
 /// a crate may invoke it only once.
 ///
 /// ```
-/// use connector_api::{Capabilities, ConnectorError, Descriptor, FnFactory, ObjectTypeInfo};
+/// use connector_api::{ConnectorError, Descriptor, FnFactory, ObjectTypeInfo};
 ///
 /// fn descriptor() -> Descriptor {
-///     Descriptor {
-///         name: "hello".into(),
-///         version: "0.1.0".into(),
-///         description: "A connector that cannot be configured".into(),
-///         object_types: vec![ObjectTypeInfo {
-///             name: "Greeting".into(),
-///             description: String::new(),
-///             scoped: false,
-///         }],
-///         capabilities: Capabilities::default(),
-///     }
+///     Descriptor::new("hello", "0.1.0")
+///         .with_description("A connector that cannot be configured")
+///         .with_object_type(ObjectTypeInfo::new("Greeting"))
 /// }
 ///
 /// connector_api::export_connector!(FnFactory::new(descriptor(), |_settings| {
@@ -178,6 +171,27 @@ macro_rules! export_connector {
             }
 
             #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn connector_export_changes(
+                instance: *const $crate::abi::ConnectorInstance,
+                ctx: *const $crate::abi::ConnectorCallContext,
+                options: *const u8,
+                options_len: usize,
+                batch: *const u8,
+                batch_len: usize,
+                out: *mut $crate::abi::ConnectorBuffer,
+            ) -> i32 {
+                unsafe {
+                    $crate::__private::export_changes(
+                        instance,
+                        ctx,
+                        $crate::__private::Bytes::new(options, options_len),
+                        $crate::__private::Bytes::new(batch, batch_len),
+                        out,
+                    )
+                }
+            }
+
+            #[unsafe(no_mangle)]
             pub unsafe extern "C" fn connector_validate_watermark(
                 instance: *const $crate::abi::ConnectorInstance,
                 watermark: *const u8,
@@ -219,6 +233,7 @@ macro_rules! export_connector {
             const _: $crate::abi::CheckFn = connector_check;
             const _: $crate::abi::ImportFn = connector_import;
             const _: $crate::abi::ExportFn = connector_export;
+            const _: $crate::abi::ExportChangesFn = connector_export_changes;
             const _: $crate::abi::ValidateWatermarkFn = connector_validate_watermark;
             const _: $crate::abi::CancelNewFn = connector_cancel_new;
             const _: $crate::abi::CancelFn = connector_cancel;
@@ -629,7 +644,8 @@ pub unsafe fn import(
     unsafe { entry(out, "import", body) }
 }
 
-/// `connector_export`.
+/// `connector_export`: the legacy form of `connector_export_changes` — every change gets its
+/// line number as key, no dry run, and success only if every change was applied or unchanged.
 ///
 /// # Safety
 /// As [`import`], with `batch` valid for `batch_len`.
@@ -645,12 +661,91 @@ pub unsafe fn export(
         let instance = unsafe { instance_ref(instance) }?;
         // SAFETY: forwarded.
         let bytes = unsafe { arg_bytes(batch_ptr, batch_len, "export batch") }?;
-        let changes = batch::decode(bytes)?;
+        let request = ExportRequest::numbered(batch::decode(bytes)?);
         // SAFETY: forwarded.
         let op = unsafe { Operation::new(ctx) };
-        let connector = &**instance.connector;
-        instance.block_on("export", connector.export(&op.ctx, changes))?;
-        Ok(Vec::new())
+        let report = run_export(instance, &op, request)?;
+        match report.outcomes.iter().find(|o| !o.status.is_success()) {
+            None => Ok(Vec::new()),
+            Some(o) => Err(match &o.status {
+                ExportStatus::Failed { error } => {
+                    error.clone().context(format!("export: change {}", o.key))
+                }
+                other => ConnectorError::internal(format!(
+                    "export: change {} was not applied: {other}",
+                    o.key
+                )),
+            }),
+        }
+    };
+    // SAFETY: forwarded.
+    unsafe { entry(out, "export", body) }
+}
+
+/// A borrowed byte argument of an entry point: pointer and length.
+#[derive(Debug, Clone, Copy)]
+pub struct Bytes {
+    ptr: *const u8,
+    len: usize,
+}
+
+impl Bytes {
+    /// Wraps a pointer and length exactly as the host passed them (checked when read).
+    pub fn new(ptr: *const u8, len: usize) -> Self {
+        Self { ptr, len }
+    }
+
+    /// # Safety
+    /// See [`arg_bytes`].
+    unsafe fn read<'a>(self, what: &str) -> Result<&'a [u8]> {
+        // SAFETY: forwarded.
+        unsafe { arg_bytes(self.ptr, self.len, what) }
+    }
+}
+
+/// Runs the connector's export and checks its report answers the request.
+fn run_export(instance: &Instance, op: &Operation, request: ExportRequest) -> Result<ExportReport> {
+    let keys = request.clone();
+    let connector = &**instance.connector;
+    let report = instance.block_on("export", connector.export(&op.ctx, request))?;
+    report
+        .matches(&keys)
+        .map_err(|e| e.context("the connector's export report is inconsistent"))?;
+    Ok(report)
+}
+
+/// `connector_export_changes`.
+///
+/// # Safety
+/// As [`import`], with `options` and `batch` valid for their lengths.
+pub unsafe fn export_changes(
+    instance: *const ConnectorInstance,
+    ctx: *const ConnectorCallContext,
+    options: Bytes,
+    batch_bytes: Bytes,
+    out: *mut ConnectorBuffer,
+) -> i32 {
+    let body = || {
+        // SAFETY: forwarded.
+        let instance = unsafe { instance_ref(instance) }?;
+        // SAFETY: forwarded.
+        let options = unsafe { options.read("export options") }?;
+        let options: ExportOptions = if options.is_empty() {
+            ExportOptions::default()
+        } else {
+            serde_json::from_slice(options).map_err(|e| {
+                ConnectorError::internal(format!("the host's export options are not valid: {e}"))
+            })?
+        };
+        // SAFETY: forwarded.
+        let changes = batch::decode_export(unsafe { batch_bytes.read("export batch") }?)?;
+        let request = ExportRequest::new(changes).with_dry_run(options.dry_run);
+        // SAFETY: forwarded.
+        let op = unsafe { Operation::new(ctx) };
+        let report = run_export(instance, &op, request)?;
+        let mut bytes = Vec::new();
+        batch::encode_outcomes(&report.outcomes, &mut bytes);
+        Ok(bytes)
     };
     // SAFETY: forwarded.
     unsafe { entry(out, "export", body) }

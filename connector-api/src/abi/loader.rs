@@ -46,12 +46,13 @@ use tokio::sync::{mpsc, oneshot};
 use super::{
     ABI_VERSION, AbiVersionFn, BufferFreeFn, CancelFn, CancelFreeFn, CancelNewFn, CheckFn,
     ConnectorBuffer, ConnectorCallContext, ConnectorCancel, ConnectorInstance, CreateFn,
-    DescriptorFn, DestroyFn, ExportFn, ImportFn, SINK_CONTINUE, SINK_STOP, STATUS_ERROR, STATUS_OK,
-    ValidateWatermarkFn, batch, borrow_bytes, panic_message, symbols,
+    DescriptorFn, DestroyFn, ExportChangesFn, ImportFn, SINK_CONTINUE, SINK_STOP, STATUS_ERROR,
+    STATUS_OK, ValidateWatermarkFn, batch, borrow_bytes, panic_message, symbols,
 };
 use crate::connector::{ChangeSink, Connector, ConnectorFactory};
 use crate::context::{Context, Level, LogRecord, Logger, Settings};
 use crate::error::{ConnectorError, Result};
+use crate::export::{ExportOptions, ExportReport, ExportRequest};
 use crate::model::{Change, CheckReport, Descriptor, ImportOutcome, ImportRequest, Watermark};
 
 /// Finds the `cdylib` of connector crate `crate_name` near the running executable.
@@ -92,7 +93,8 @@ struct Api {
     destroy: DestroyFn,
     check: CheckFn,
     import: ImportFn,
-    export: ExportFn,
+    /// `None` for plug-ins built against connector-api 0.x (see `docs/abi.md`).
+    export_changes: Option<ExportChangesFn>,
     validate_watermark: ValidateWatermarkFn,
     cancel_new: CancelNewFn,
     cancel: CancelFn,
@@ -104,49 +106,10 @@ struct Api {
 
 impl Api {
     fn load(path: &Path) -> Result<Api> {
-        let shown = path.display();
-        if !path.exists() {
-            return Err(ConnectorError::not_found(format!(
-                "connector library {shown} does not exist"
-            ))
-            .with_remediation(
-                "Build the connector (cargo build --release) and check the configured path",
-            ));
-        }
-        let library = open(path).map_err(|e| {
-            ConnectorError::invalid_config(format!(
-                "connector library {shown} could not be loaded: {e}"
-            ))
-            .with_remediation(
-                "Point the host at a connector cdylib built for this platform (lib<name>.so)",
-            )
-        })?;
-        let missing = |name: &str, e: libloading::Error| {
-            ConnectorError::invalid_config(format!(
-                "{shown} is not a connector plug-in: it does not export `{name}` ({e})"
-            ))
-            .with_remediation(
-                "Build the connector as a cdylib that invokes connector_api::export_connector!",
-            )
-        };
-        // The version is resolved and checked before anything else is looked up or called.
-        // SAFETY: `connector_abi_version` is declared by every ABI version as `uint32_t(void)`.
-        let abi_version: AbiVersionFn =
-            unsafe { library.get::<AbiVersionFn>(symbols::ABI_VERSION) }
-                .map(|s| *s)
-                .map_err(|e| missing(symbols::ABI_VERSION, e))?;
-        // SAFETY: as above; the function takes no arguments and has no preconditions.
-        let abi_version = unsafe { abi_version() };
-        if abi_version != ABI_VERSION {
-            return Err(ConnectorError::invalid_config(format!(
-                "connector library {shown} implements connector ABI version {abi_version}, \
-                 but this host supports ABI version {ABI_VERSION}"
-            ))
-            .with_remediation(format!(
-                "Rebuild the connector against a connector-api release with ABI version {ABI_VERSION}, \
-                 or use a host that supports ABI version {abi_version}"
-            )));
-        }
+        let library = open_existing(path)?;
+        let shown = path.display().to_string();
+        let missing = |name: &str, e: libloading::Error| not_a_plugin(&shown, name, &e);
+        let abi_version = abi_version_of(&library, &shown)?;
         macro_rules! resolve {
             ($name:expr, $ty:ty) => {
                 // SAFETY: the library declared ABI version `ABI_VERSION`, in which this symbol
@@ -164,7 +127,10 @@ impl Api {
             destroy: resolve!(symbols::DESTROY, DestroyFn),
             check: resolve!(symbols::CHECK, CheckFn),
             import: resolve!(symbols::IMPORT, ImportFn),
-            export: resolve!(symbols::EXPORT, ExportFn),
+            // SAFETY: as for `resolve!`; the symbol is optional within ABI version 1.
+            export_changes: unsafe { library.get::<ExportChangesFn>(symbols::EXPORT_CHANGES) }
+                .ok()
+                .map(|s| *s),
             validate_watermark: resolve!(symbols::VALIDATE_WATERMARK, ValidateWatermarkFn),
             cancel_new: resolve!(symbols::CANCEL_NEW, CancelNewFn),
             cancel: resolve!(symbols::CANCEL, CancelFn),
@@ -192,6 +158,58 @@ impl Api {
             ))),
         }
     }
+}
+
+/// Opens the library at `path`, which must exist.
+fn open_existing(path: &Path) -> Result<libloading::Library> {
+    let shown = path.display();
+    if !path.exists() {
+        return Err(
+            ConnectorError::not_found(format!("connector library {shown} does not exist"))
+                .with_remediation(
+                    "Build the connector (cargo build --release) and check the configured path",
+                ),
+        );
+    }
+    open(path).map_err(|e| {
+        ConnectorError::invalid_config(format!(
+            "connector library {shown} could not be loaded: {e}"
+        ))
+        .with_remediation(
+            "Point the host at a connector cdylib built for this platform (lib<name>.so)",
+        )
+    })
+}
+
+fn not_a_plugin(shown: &str, name: &str, e: &libloading::Error) -> ConnectorError {
+    ConnectorError::invalid_config(format!(
+        "{shown} is not a connector plug-in: it does not export `{name}` ({e})"
+    ))
+    .with_remediation(
+        "Build the connector as a cdylib that invokes connector_api::export_connector!",
+    )
+}
+
+/// Resolves and calls `connector_abi_version`, before anything else is looked up or called,
+/// and refuses any version but [`ABI_VERSION`].
+fn abi_version_of(library: &libloading::Library, shown: &str) -> Result<u32> {
+    // SAFETY: `connector_abi_version` is declared by every ABI version as `uint32_t(void)`.
+    let abi_version: AbiVersionFn = unsafe { library.get::<AbiVersionFn>(symbols::ABI_VERSION) }
+        .map(|s| *s)
+        .map_err(|e| not_a_plugin(shown, symbols::ABI_VERSION, &e))?;
+    // SAFETY: as above; the function takes no arguments and has no preconditions.
+    let abi_version = unsafe { abi_version() };
+    if abi_version != ABI_VERSION {
+        return Err(ConnectorError::invalid_config(format!(
+            "connector library {shown} implements connector ABI version {abi_version}, \
+             but this host supports ABI version {ABI_VERSION}"
+        ))
+        .with_remediation(format!(
+            "Rebuild the connector against a connector-api release with ABI version {ABI_VERSION}, \
+             or use a host that supports ABI version {abi_version}"
+        )));
+    }
+    Ok(abi_version)
 }
 
 /// Decodes a plug-in's error JSON. An error of a kind this host does not know (a newer
@@ -551,6 +569,59 @@ impl PluginConnector {
     }
 }
 
+/// Hands the batches a running import delivers to the host's `sink` until the plug-in call
+/// returns, forwarding the context's cancellation meanwhile. Returns the joined call and the
+/// sink's error, if it refused a batch.
+async fn pump<T>(
+    ctx: &Context,
+    sink: &mut dyn ChangeSink,
+    cancel: &CancelHandle,
+    incoming: &mut mpsc::Receiver<Delivery>,
+    task: &mut tokio::task::JoinHandle<T>,
+) -> (
+    std::result::Result<T, tokio::task::JoinError>,
+    Option<ConnectorError>,
+) {
+    let mut sink_error: Option<ConnectorError> = None;
+    let mut forwarded = ctx.is_cancelled();
+    let mut receiving = true;
+    let joined = loop {
+        tokio::select! {
+            delivery = incoming.recv(), if receiving => {
+                let Some(Delivery { changes, accepted }) = delivery else {
+                    // The plug-in call returned; only the join is left.
+                    receiving = false;
+                    continue;
+                };
+                let ok = if sink_error.is_some() || ctx.is_cancelled() {
+                    false
+                } else {
+                    match sink.send(changes).await {
+                        Ok(()) => true,
+                        Err(e) => {
+                            sink_error = Some(e);
+                            false
+                        }
+                    }
+                };
+                // A sink may cancel the run while storing a batch: tell the plug-in before
+                // it resumes, so it stops at once.
+                if ctx.is_cancelled() && !forwarded {
+                    forwarded = true;
+                    cancel.cancel();
+                }
+                let _ = accepted.send(ok);
+            }
+            joined = &mut *task => break joined,
+            () = ctx.cancellation().cancelled(), if !forwarded => {
+                forwarded = true;
+                cancel.cancel();
+            }
+        }
+    };
+    (joined, sink_error)
+}
+
 fn joined_error(what: &str, e: tokio::task::JoinError) -> ConnectorError {
     if e.is_panic() {
         let message = panic_message(&*e.into_panic());
@@ -629,43 +700,7 @@ impl Connector for PluginConnector {
             (result, decode_error)
         });
 
-        let mut sink_error: Option<ConnectorError> = None;
-        let mut forwarded = ctx.is_cancelled();
-        let mut receiving = true;
-        let joined = loop {
-            tokio::select! {
-                delivery = incoming.recv(), if receiving => {
-                    let Some(Delivery { changes, accepted }) = delivery else {
-                        // The plug-in call returned; only the join is left.
-                        receiving = false;
-                        continue;
-                    };
-                    let ok = if sink_error.is_some() || ctx.is_cancelled() {
-                        false
-                    } else {
-                        match sink.send(changes).await {
-                            Ok(()) => true,
-                            Err(e) => {
-                                sink_error = Some(e);
-                                false
-                            }
-                        }
-                    };
-                    // A sink may cancel the run while storing a batch: tell the plug-in before
-                    // it resumes, so it stops at once.
-                    if ctx.is_cancelled() && !forwarded {
-                        forwarded = true;
-                        cancel.cancel();
-                    }
-                    let _ = accepted.send(ok);
-                }
-                joined = &mut task => break joined,
-                () = ctx.cancellation().cancelled(), if !forwarded => {
-                    forwarded = true;
-                    cancel.cancel();
-                }
-            }
-        };
+        let (joined, sink_error) = pump(ctx, sink, &cancel, &mut incoming, &mut task).await;
         on_drop.disarm();
         let (result, decode_error) = joined.map_err(|e| joined_error("import", e))?;
         if let Some(e) = sink_error.or(decode_error) {
@@ -691,17 +726,42 @@ impl Connector for PluginConnector {
         Ok(())
     }
 
-    async fn export(&self, ctx: &Context, changes: Vec<Change>) -> Result<()> {
+    async fn export(&self, ctx: &Context, request: ExportRequest) -> Result<ExportReport> {
+        let Some(export_changes) = self.instance.api.export_changes else {
+            return Err(ConnectorError::not_supported(format!(
+                "export not supported by this plug-in (built against connector-api 0.x): {} \
+                 does not export `{}`",
+                self.instance.api.path.display(),
+                symbols::EXPORT_CHANGES
+            ))
+            .with_remediation("Rebuild the connector against connector-api 1.0 or later"));
+        };
+        let options = serde_json::to_vec(&ExportOptions::new(request.dry_run))
+            .map_err(|e| ConnectorError::internal(format!("serialising export options: {e}")))?;
         let mut bytes = Vec::new();
-        batch::encode(&changes, &mut bytes);
-        self.run_blocking(ctx, "export", move |instance, raw, out| {
-            // SAFETY: live instance; context, batch and out buffer are valid during the call.
-            unsafe {
-                (instance.api.export)(instance.ptr.as_ptr(), raw, bytes.as_ptr(), bytes.len(), out)
-            }
-        })
-        .await?;
-        Ok(())
+        batch::encode_export(&request.changes, &mut bytes);
+        let answer = self
+            .run_blocking(ctx, "export", move |instance, raw, out| {
+                // SAFETY: live instance; context, options, batch and out buffer are valid during
+                // the call, and the symbol has the `ExportChangesFn` signature in ABI 1.
+                unsafe {
+                    export_changes(
+                        instance.ptr.as_ptr(),
+                        raw,
+                        options.as_ptr(),
+                        options.len(),
+                        bytes.as_ptr(),
+                        bytes.len(),
+                        out,
+                    )
+                }
+            })
+            .await?;
+        let report = ExportReport::new(batch::decode_outcomes(&answer)?);
+        report
+            .matches(&request)
+            .map_err(|e| e.context("the plug-in's export report"))?;
+        Ok(report)
     }
 }
 

@@ -120,8 +120,8 @@ pub type LogFn = unsafe extern "C" fn(user_data: *mut c_void, record: *const u8,
 /// concurrently: the plug-in produces nothing more until the callback returns (backpressure).
 pub type SinkFn = unsafe extern "C" fn(sink_data: *mut c_void, batch: *const u8, len: usize) -> i32;
 
-/// Per-operation context the host passes to `connector_check`, `connector_import` and
-/// `connector_export`. The pointer to it may be null (no logging, not cancellable).
+/// Per-operation context the host passes to `connector_check`, `connector_import`,
+/// `connector_export` and `connector_export_changes`. The pointer to it may be null (no logging, not cancellable).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectorCallContext {
@@ -166,11 +166,30 @@ pub type ImportFn = unsafe extern "C" fn(
     sink_data: *mut c_void,
     out: *mut ConnectorBuffer,
 ) -> i32;
-/// `connector_export(instance, ctx, batch, batch_len, out)`: writes a batch of changes; on
-/// success `out` is empty.
+/// `connector_export(instance, ctx, batch, batch_len, out)`: the legacy export of ABI 1.0 —
+/// applies a batch of changes; on success (every change applied or unchanged) `out` is empty,
+/// otherwise it holds an error naming the first change that was not. New hosts use
+/// [`ExportChangesFn`].
 pub type ExportFn = unsafe extern "C" fn(
     instance: *const ConnectorInstance,
     ctx: *const ConnectorCallContext,
+    batch: *const u8,
+    batch_len: usize,
+    out: *mut ConnectorBuffer,
+) -> i32;
+/// `connector_export_changes(instance, ctx, options, options_len, batch, batch_len, out)`:
+/// exports a batch of changes, each line carrying its idempotency `key`
+/// ([`batch::encode_export`]), with an `ExportOptions` JSON (`{"dry_run":true}`; empty means
+/// defaults). On success `out` holds one `ChangeOutcome` JSON line per change, in order
+/// ([`batch::encode_outcomes`]); on error nothing was attempted.
+///
+/// Optional: plug-ins built against connector-api 0.x do not export it, and hosts report export
+/// as not supported for them.
+pub type ExportChangesFn = unsafe extern "C" fn(
+    instance: *const ConnectorInstance,
+    ctx: *const ConnectorCallContext,
+    options: *const u8,
+    options_len: usize,
     batch: *const u8,
     batch_len: usize,
     out: *mut ConnectorBuffer,
@@ -191,7 +210,8 @@ pub type CancelFreeFn = unsafe extern "C" fn(cancel: *mut ConnectorCancel);
 /// `void connector_buffer_free(ConnectorBuffer)`: frees a buffer the plug-in returned.
 pub type BufferFreeFn = unsafe extern "C" fn(buffer: ConnectorBuffer);
 
-/// The exported symbol names, in the order a host resolves them.
+/// The exported symbol names, in the order a host resolves them. Every symbol but
+/// [`EXPORT`](symbols::EXPORT) and [`EXPORT_CHANGES`](symbols::EXPORT_CHANGES) is required.
 pub mod symbols {
     /// `connector_abi_version`, resolved and called before anything else.
     pub const ABI_VERSION: &str = "connector_abi_version";
@@ -205,8 +225,10 @@ pub mod symbols {
     pub const CHECK: &str = "connector_check";
     /// `connector_import`.
     pub const IMPORT: &str = "connector_import";
-    /// `connector_export`.
+    /// `connector_export` (the legacy export; hosts do not require it).
     pub const EXPORT: &str = "connector_export";
+    /// `connector_export_changes` (optional: added in connector-api 1.0 without an ABI bump).
+    pub const EXPORT_CHANGES: &str = "connector_export_changes";
     /// `connector_validate_watermark`.
     pub const VALIDATE_WATERMARK: &str = "connector_validate_watermark";
     /// `connector_cancel_new`.

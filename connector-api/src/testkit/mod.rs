@@ -38,10 +38,12 @@ use secrecy::ExposeSecret;
 use crate::connector::{ChangeSink, Connector, ConnectorFactory};
 use crate::context::{CancellationToken, Context, MemoryLogger, Settings};
 use crate::error::{ConnectorError, ErrorKind, Result};
+use crate::export::ExportRequest;
 use crate::model::{
     Change, Descriptor, ImportMode, ImportOutcome, ImportRequest, Object, ObjectType, Watermark,
 };
 
+mod export;
 mod rules;
 
 pub use rules::contract_violations;
@@ -55,6 +57,7 @@ pub struct Subject {
     bad_settings: Vec<(String, SettingsFn)>,
     mutate_source: Option<Box<dyn Fn() + Send + Sync>>,
     invalid_watermarks: Vec<Watermark>,
+    export_sample: Vec<Change>,
     timeout: Duration,
 }
 
@@ -71,6 +74,7 @@ impl Subject {
             bad_settings: Vec::new(),
             mutate_source: None,
             invalid_watermarks: vec![Watermark::new("conformance-kit: this is not a watermark")],
+            export_sample: Vec::new(),
             timeout: Duration::from_secs(60),
         }
     }
@@ -105,6 +109,15 @@ impl Subject {
         self
     }
 
+    /// Sets the changes [`check_export`] sends to a connector that declares export. They are
+    /// written to the source the good settings point at; include one the connector must refuse
+    /// to see failures reported per change.
+    #[must_use]
+    pub fn export_sample(mut self, changes: Vec<Change>) -> Self {
+        self.export_sample = changes;
+        self
+    }
+
     /// How long one check may take before it fails (default 60 s).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -128,6 +141,7 @@ impl fmt::Debug for Subject {
                 &self.bad_settings.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
             .field("mutate_source", &self.mutate_source.is_some())
+            .field("export_sample", &self.export_sample.len())
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -590,20 +604,29 @@ pub async fn check_scope_complete(subject: &Subject) -> CheckResult {
     .await
 }
 
+/// Export follows the export contract (see [`Connector::export`]).
+///
 /// A connector that does not declare [`Capabilities::export`](crate::Capabilities) answers
-/// `export` with [`ErrorKind::NotSupported`] and a message.
+/// `export` with [`ErrorKind::NotSupported`] and a message. One that declares it gets the
+/// [`Subject::export_sample`]: a dry run must answer every key and change nothing a full import
+/// sees; an export whose context is already cancelled must apply nothing; a real export must
+/// answer every key, apply only declared types and kinds, and give failures a message; sending
+/// the same changes again must report every applied change as unchanged.
 pub async fn check_export(subject: &Subject) -> CheckResult {
     run_check(subject, "export", async {
         let connector = subject.create()?;
         let d = connector.descriptor();
         if d.capabilities.export {
-            return skip("the connector declares export; the kit does not write to sources");
+            return export::check_declared(subject, &*connector, &d).await;
         }
         let object_type = d.object_types[0].name.clone();
         let change = Change::Upsert(Object::new(object_type, "conformance-kit"));
         let (ctx, _) = test_context();
-        match connector.export(&ctx, vec![change]).await {
-            Ok(()) => Err("export succeeded on a connector that does not declare export".into()),
+        match connector
+            .export(&ctx, ExportRequest::numbered([change]))
+            .await
+        {
+            Ok(_) => Err("export succeeded on a connector that does not declare export".into()),
             Err(e) if e.kind() != ErrorKind::NotSupported => Err(format!(
                 "export failed with {} instead of not_supported: {e}",
                 e.kind()

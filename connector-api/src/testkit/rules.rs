@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{Change, Descriptor, ImportMode, ImportOutcome, ObjectType, Scope};
+use crate::model::{Change, Descriptor, ImportMode, ImportOutcome, Object, ObjectType, Scope};
 
 /// Checks the changes of one import run against the [`Connector`](crate::Connector) contract and
 /// returns every violation found, in words (empty when the run is clean).
@@ -22,105 +22,138 @@ pub fn contract_violations(
     changes: &[Change],
     outcome: Option<&ImportOutcome>,
 ) -> Vec<String> {
-    let declared: BTreeMap<&ObjectType, bool> = descriptor
-        .object_types
-        .iter()
-        .map(|t| (&t.name, t.scoped))
-        .collect();
-    let mut violations = Vec::new();
-    let mut undeclared = BTreeSet::new();
-    let mut completed: BTreeMap<&Scope, usize> = BTreeMap::new();
-    let mut report = |v: String| {
-        if violations.len() < 20 {
-            violations.push(v);
-        }
+    let mut run = Run {
+        descriptor,
+        mode,
+        declared: descriptor
+            .object_types
+            .iter()
+            .map(|t| (&t.name, t.scoped))
+            .collect(),
+        undeclared: BTreeSet::new(),
+        completed: BTreeMap::new(),
+        violations: Vec::new(),
     };
     for (index, change) in changes.iter().enumerate() {
+        run.change(index, change);
+    }
+    if let Some(outcome) = outcome {
+        run.skips(outcome);
+    }
+    run.violations
+}
+
+/// The state of [`contract_violations`] while it walks one run.
+struct Run<'a> {
+    descriptor: &'a Descriptor,
+    mode: ImportMode,
+    declared: BTreeMap<&'a ObjectType, bool>,
+    undeclared: BTreeSet<ObjectType>,
+    completed: BTreeMap<&'a Scope, usize>,
+    violations: Vec<String>,
+}
+
+impl<'a> Run<'a> {
+    fn report(&mut self, violation: String) {
+        if self.violations.len() < 20 {
+            self.violations.push(violation);
+        }
+    }
+
+    fn change(&mut self, index: usize, change: &'a Change) {
         let object_type = change.object_type();
-        let Some(&scoped) = declared.get(object_type) else {
-            if undeclared.insert(object_type.clone()) {
-                report(format!(
+        let Some(&scoped) = self.declared.get(object_type) else {
+            if self.undeclared.insert(object_type.clone()) {
+                self.report(format!(
                     "change {index} has type `{object_type}`, which the descriptor does not declare"
                 ));
             }
-            continue;
+            return;
         };
         match change {
-            Change::Upsert(object) => {
-                if scoped != object.scope.is_some() {
-                    report(format!(
-                        "change {index}: `{object_type}` {} {} a scope, but the descriptor says the type is{} scoped",
-                        object.external_id,
-                        if object.scope.is_some() {
-                            "has"
-                        } else {
-                            "lacks"
-                        },
-                        if scoped { "" } else { " not" },
-                    ));
-                }
-                let whole = Scope::whole(object_type.clone());
-                let mut done = completed.get_key_value(&whole).map(|(s, at)| (*s, *at));
-                if let Some(within) = &object.scope {
-                    let sub = Scope::within(object_type.clone(), within.clone());
-                    done = done.or(completed.get_key_value(&sub).map(|(s, at)| (*s, *at)));
-                }
-                if let Some((scope, at)) = done {
-                    report(format!(
-                        "change {index} upserts `{object_type}` {} after scope {scope} was marked complete at change {at}",
-                        object.external_id
-                    ));
-                }
-            }
+            Change::Upsert(object) => self.upsert(index, object, scoped),
             Change::Delete { .. } => {}
-            Change::ScopeComplete(scope) => {
-                if !descriptor.capabilities.scope_complete {
-                    report(format!(
-                        "change {index} completes scope {scope}, but the descriptor does not declare the scope_complete capability"
-                    ));
-                }
-                if scope.within.is_some() && !scoped {
-                    report(format!(
-                        "change {index} completes sub-scope {scope} of a type the descriptor does not declare scoped"
-                    ));
-                }
-                if mode == ImportMode::Delta && scope.within.is_none() {
-                    report(format!(
-                        "change {index}: a delta run completed the whole type {scope}; deltas may only complete sub-scopes they re-read entirely"
-                    ));
-                }
-                if let Some(first) = completed.get(scope) {
-                    report(format!(
-                        "change {index} completes scope {scope} a second time (first at change {first})"
-                    ));
-                } else {
-                    completed.insert(scope, index);
-                }
-            }
+            Change::ScopeComplete(scope) => self.scope_complete(index, scope, scoped),
         }
     }
-    if let Some(outcome) = outcome {
+
+    fn upsert(&mut self, index: usize, object: &Object, scoped: bool) {
+        let object_type = &object.object_type;
+        if scoped != object.scope.is_some() {
+            self.report(format!(
+                "change {index}: `{object_type}` {} {} a scope, but the descriptor says the type is{} scoped",
+                object.external_id,
+                if object.scope.is_some() { "has" } else { "lacks" },
+                if scoped { "" } else { " not" },
+            ));
+        }
+        let whole = Scope::whole(object_type.clone());
+        let mut done = self
+            .completed
+            .get_key_value(&whole)
+            .map(|(s, at)| ((*s).clone(), *at));
+        if let Some(within) = &object.scope {
+            let sub = Scope::within(object_type.clone(), within.clone());
+            done = done.or(self
+                .completed
+                .get_key_value(&sub)
+                .map(|(s, at)| ((*s).clone(), *at)));
+        }
+        if let Some((scope, at)) = done {
+            self.report(format!(
+                "change {index} upserts `{object_type}` {} after scope {scope} was marked complete at change {at}",
+                object.external_id
+            ));
+        }
+    }
+
+    fn scope_complete(&mut self, index: usize, scope: &'a Scope, scoped: bool) {
+        if !self.descriptor.capabilities.scope_complete {
+            self.report(format!(
+                "change {index} completes scope {scope}, but the descriptor does not declare the scope_complete capability"
+            ));
+        }
+        if scope.within.is_some() && !scoped {
+            self.report(format!(
+                "change {index} completes sub-scope {scope} of a type the descriptor does not declare scoped"
+            ));
+        }
+        if self.mode == ImportMode::Delta && scope.within.is_none() {
+            self.report(format!(
+                "change {index}: a delta run completed the whole type {scope}; deltas may only complete sub-scopes they re-read entirely"
+            ));
+        }
+        if let Some(first) = self.completed.get(scope) {
+            let first = *first;
+            self.report(format!(
+                "change {index} completes scope {scope} a second time (first at change {first})"
+            ));
+        } else {
+            self.completed.insert(scope, index);
+        }
+    }
+
+    fn skips(&mut self, outcome: &ImportOutcome) {
         for skip in &outcome.skipped {
-            let clash = completed.keys().find(|done| {
+            let clash = self.completed.keys().find(|done| {
                 **done == &skip.scope
                     || (skip.scope.within.is_none() && done.object_type == skip.scope.object_type)
             });
-            if let Some(done) = clash {
-                report(format!(
+            if let Some(done) = clash.map(|d| (*d).clone()) {
+                self.report(format!(
                     "scope {done} was marked complete although the run skipped {} ({})",
                     skip.scope, skip.reason
                 ));
             }
         }
     }
-    violations
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ErrorKind;
-    use crate::model::{Capabilities, Object, ObjectTypeInfo, Skipped};
+    use crate::model::{Capabilities, ObjectTypeInfo, Skipped};
 
     fn descriptor() -> Descriptor {
         Descriptor {
@@ -139,11 +172,9 @@ mod tests {
                     scoped: true,
                 },
             ],
-            capabilities: Capabilities {
-                delta: true,
-                export: false,
-                scope_complete: true,
-            },
+            capabilities: Capabilities::new()
+                .with_delta(true)
+                .with_scope_complete(true),
         }
     }
 

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use connector_api::secrecy::SecretString;
 use connector_api::testkit::{Outcome, Subject, run_conformance};
 use connector_api::{
-    Change, ConnectorFactory, Context, ErrorKind, ImportRequest, Scope, Settings, VecSink,
+    Change, ConnectorFactory, Context, ErrorKind, ExportRequest, ExportStatus, ImportRequest,
+    Object, Scope, Settings, VecSink,
 };
 use serde_json::json;
 
@@ -81,6 +82,25 @@ fn subject(factory: Arc<dyn ConnectorFactory>, folder: PathBuf) -> Subject {
             )
         })
         .mutate_source(move || mutate(&mutated))
+        .export_sample(export_sample())
+}
+
+/// A mixed export for [`source`]: a new group, a membership of it, a membership removed, one
+/// the connector must refuse (its group does not exist) and a person (people are kept in CSV,
+/// which the connector does not write).
+fn export_sample() -> Vec<Change> {
+    vec![
+        Change::Upsert(Object::new("Group", "g3").with("name", "Operations")),
+        Change::Upsert(
+            Object::new("GroupMember", "g3:p1")
+                .in_scope("g3")
+                .with("groupId", "g3")
+                .with("personId", "p1"),
+        ),
+        Change::delete("GroupMember", "g1:p2"),
+        Change::Upsert(Object::new("GroupMember", "g404:p1").in_scope("g404")),
+        Change::Upsert(Object::new("Person", "p9").with("name", "Nobody")),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,6 +183,81 @@ async fn directory_import_emits_scopes_and_deltas() {
     assert_eq!(ids, ["p2", "p3", "p4", "g2", "g2:p3"]);
 }
 
+/// The directory connector's export through the loader: per-change outcomes, the refused
+/// membership, dry run, idempotence and what the files hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_export_through_the_loader() {
+    let dir = source();
+    let groups = || std::fs::read_to_string(dir.path().join("groups.json")).unwrap();
+    let connector = load("directory_connector")
+        .create(settings_for(dir.path()))
+        .unwrap();
+    let (ctx, _) = Context::for_tests();
+    let request = ExportRequest::numbered(export_sample());
+    let before = groups();
+    let dry = connector
+        .export(&ctx, request.clone().with_dry_run(true))
+        .await
+        .unwrap();
+    assert_eq!(groups(), before, "a dry run wrote to groups.json");
+    let report = connector.export(&ctx, request.clone()).await.unwrap();
+    assert_eq!(dry, report, "the dry run predicted the real run");
+    let statuses: Vec<&str> = report.outcomes.iter().map(|o| o.status.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["applied", "applied", "applied", "failed", "failed"]
+    );
+    let ExportStatus::Failed { error } = &report.outcomes[3].status else {
+        unreachable!()
+    };
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+    assert!(
+        error.message().contains("group g404 does not exist"),
+        "{error}"
+    );
+    let ExportStatus::Failed { error } = &report.outcomes[4].status else {
+        unreachable!()
+    };
+    assert_eq!(error.kind(), ErrorKind::NotSupported);
+    assert!(error.message().contains("people.csv"), "{error}");
+    let written: serde_json::Value = serde_json::from_str(&groups()).unwrap();
+    assert_eq!(
+        written,
+        json!([
+            {"id": "g1", "name": "Engineering", "members": ["p1"], "updated": "2024-01-02T00:00:00Z"},
+            {"id": "g2", "name": "Research", "members": ["p3"], "updated": "2024-01-03T00:00:00Z"},
+            {"id": "g3", "name": "Operations", "members": ["p1"]}
+        ])
+    );
+    let again = connector.export(&ctx, request).await.unwrap();
+    let statuses: Vec<&str> = again.outcomes.iter().map(|o| o.status.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["unchanged", "unchanged", "unchanged", "failed", "failed"]
+    );
+    assert_eq!(
+        groups(),
+        serde_json::to_string_pretty(&written).unwrap() + "\n"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_export_reports_what_was_not_attempted() {
+    let dir = source();
+    let connector = DirectoryFactory.create(settings_for(dir.path())).unwrap();
+    let (ctx, _) = Context::for_tests();
+    ctx.cancellation().cancel();
+    let report = connector
+        .export(&ctx, ExportRequest::numbered(export_sample()))
+        .await
+        .unwrap();
+    assert_eq!(report.count("skipped"), export_sample().len(), "{report:?}");
+    let ExportStatus::Skipped { reason } = &report.outcomes[0].status else {
+        unreachable!()
+    };
+    assert!(reason.contains("cancelled"), "{reason}");
+}
+
 #[test]
 fn directory_errors_name_the_problem() {
     let dir = source();
@@ -194,28 +289,20 @@ mod broken {
     use async_trait::async_trait;
     use connector_api::{
         Capabilities, Change, ChangeSink, CheckReport, Connector, ConnectorError, ConnectorFactory,
-        Context, Descriptor, ImportOutcome, ImportRequest, Object, ObjectTypeInfo, Result, Scope,
-        Settings, Watermark,
+        Context, Descriptor, ExportReport, ExportRequest, ImportOutcome, ImportRequest, Object,
+        ObjectTypeInfo, Result, Scope, Settings, Watermark,
     };
 
     pub struct BrokenFactory;
 
     fn descriptor() -> Descriptor {
-        Descriptor {
-            name: "broken".into(),
-            version: "1.0".into(),
-            description: String::new(),
-            object_types: vec![ObjectTypeInfo {
-                name: "User".into(),
-                description: String::new(),
-                scoped: false,
-            }],
-            capabilities: Capabilities {
-                delta: true,
-                export: false,
-                scope_complete: true,
-            },
-        }
+        Descriptor::new("broken", "1.0")
+            .with_object_type(ObjectTypeInfo::new("User"))
+            .with_capabilities(
+                Capabilities::new()
+                    .with_delta(true)
+                    .with_scope_complete(true),
+            )
     }
 
     impl ConnectorFactory for BrokenFactory {
@@ -257,12 +344,9 @@ mod broken {
             let _ = sink
                 .send(vec![Change::ScopeComplete(Scope::whole("User"))])
                 .await;
-            Ok(ImportOutcome {
-                watermark: Some(Watermark::new("anything")),
-                ..ImportOutcome::default()
-            })
+            Ok(ImportOutcome::new().with_watermark(Some(Watermark::new("anything"))))
         }
-        async fn export(&self, _ctx: &Context, _changes: Vec<Change>) -> Result<()> {
+        async fn export(&self, _ctx: &Context, _request: ExportRequest) -> Result<ExportReport> {
             Err(ConnectorError::internal("oops"))
         }
     }

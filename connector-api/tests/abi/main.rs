@@ -10,6 +10,7 @@ mod directory;
 
 mod boundary;
 mod c_host;
+mod compat;
 mod conformance;
 mod plugins;
 mod python;

@@ -35,4 +35,8 @@ fn python_ctypes_host_runs_an_import() {
     );
     assert!(stdout.contains("ctypes host: OK"), "{stdout}");
     assert!(stdout.contains("imported 10002 objects"), "{stdout}");
+    assert!(
+        stdout.contains("export outcomes [['applied', 'failed'], ['applied', 'failed'], ['unchanged', 'failed']]"),
+        "{stdout}"
+    );
 }

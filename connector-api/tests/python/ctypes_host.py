@@ -66,6 +66,10 @@ def bind(lib):
             [voidp, ctypes.POINTER(CallContext), u8p, size, SINK_FN, voidp, out],
         ),
         "connector_validate_watermark": (ctypes.c_int32, [voidp, u8p, size, out]),
+        "connector_export_changes": (
+            ctypes.c_int32,
+            [voidp, ctypes.POINTER(CallContext), u8p, size, u8p, size, out],
+        ),
         "connector_cancel_new": (voidp, []),
         "connector_cancel": (None, [voidp]),
         "connector_cancel_free": (None, [voidp]),
@@ -106,6 +110,44 @@ def make_source(folder, people):
         f.write("id,name,members\n")
         f.write("g1,Everyone," + ";".join(f"p{n}" for n in range(people)) + "\n")
         f.write("g2,Nobody,\n")
+
+
+def export(lib, instance, folder):
+    """Dry run, real run and re-send of two changes; returns the statuses of each run."""
+    lines = [
+        {"op": "upsert", "type": "Person", "id": "p-new", "attrs": {"name": "New"}, "key": "k1"},
+        {"op": "upsert", "type": "GroupMember", "id": "g1:p-new", "scope": "g1", "key": "k2"},
+    ]
+    batch = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    people = os.path.join(folder, "people.json")
+
+    def run(dry_run):
+        options = json.dumps({"dry_run": dry_run}).encode()
+        buf = Buffer()
+        status = lib.connector_export_changes(
+            instance, None, options, len(options), batch, len(batch), ctypes.byref(buf)
+        )
+        data = take(lib, buf)
+        if status != STATUS_OK:
+            fail(f"export failed: {status} {data!r}")
+        outcomes = [json.loads(line) for line in data.splitlines() if line.strip()]
+        if [o["key"] for o in outcomes] != ["k1", "k2"]:
+            fail(f"export outcomes do not answer the keys in order: {outcomes}")
+        failed = outcomes[1]
+        if failed["status"] != "failed" or failed["error"]["kind"] != "not_supported":
+            fail(f"a membership in a CSV table was not refused: {failed}")
+        return [o["status"] for o in outcomes]
+
+    runs = []
+    for dry_run in (True, False, False):
+        runs.append(run(dry_run))
+        with open(people) as f:
+            written = "p-new" in f.read()
+        if written == dry_run:
+            fail(f"after an export with dry_run={dry_run}, people.json holds p-new: {written}")
+    if runs != [["applied", "failed"], ["applied", "failed"], ["unchanged", "failed"]]:
+        fail(f"unexpected export outcomes: {runs}")
+    return runs
 
 
 def main():
@@ -201,13 +243,18 @@ def main():
         if status != STATUS_ERROR or error["kind"] != "invalid_watermark":
             fail(f"garbage watermark accepted: {status} {error}")
 
+        # 6. Export (connector_export_changes): JSON lines with keys in, one outcome line per
+        #    change out. people.json is written back; groups.csv is not (CSV is read-only).
+        exported = export(lib, instance, folder)
+
         lib.connector_destroy(instance)
 
     total = sum(counts.values())
     print(
         f"ctypes host: OK: ABI v{version}, connector {descriptor['name']} {descriptor['version']} "
         f"({', '.join(types)}), imported {total} objects {counts}, "
-        f"{len(markers)} scopes complete, {len(logs)} log records, watermark {outcome['watermark']}"
+        f"{len(markers)} scopes complete, {len(logs)} log records, watermark {outcome['watermark']}, "
+        f"export outcomes {exported}"
     )
 
 

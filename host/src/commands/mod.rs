@@ -6,6 +6,7 @@
 pub mod check;
 pub mod connectors;
 pub mod demo;
+pub mod export;
 pub mod import;
 pub mod objects;
 pub mod runs;

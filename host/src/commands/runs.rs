@@ -34,7 +34,7 @@ pub async fn run(app: &App, args: Args) -> Outcome {
     }
     if runs.is_empty() {
         output::println(&format!("no runs of `{}` yet", args.name));
-        return Ok(ExitCode::Success);
+        return super::export::show_runs(&store, &args.name, args.limit);
     }
     let rows: Vec<Vec<String>> = runs.iter().map(history_row).collect();
     output::print(&output::table(
@@ -53,7 +53,7 @@ pub async fn run(app: &App, args: Args) -> Outcome {
         "details: host runs {} --id <id>   (or --json)",
         args.name
     ));
-    Ok(ExitCode::Success)
+    super::export::show_runs(&store, &args.name, args.limit)
 }
 
 /// `runs <name> --id <id>`: one run in full.

@@ -439,14 +439,11 @@ mod tests {
         ])
         .await
         .unwrap();
-        let outcome = ImportOutcome {
-            skipped: vec![Skipped {
-                scope: Scope::whole("IgaLabel"),
-                reason: "403".into(),
-                kind: connector_api::ErrorKind::PermissionDenied,
-            }],
-            ..ImportOutcome::default()
-        };
+        let outcome = ImportOutcome::new().with_skipped(vec![Skipped::new(
+            Scope::whole("IgaLabel"),
+            "403",
+            connector_api::ErrorKind::PermissionDenied,
+        )]);
         let dir = tempfile::tempdir().unwrap();
         let origin = Origin {
             name: "okta".into(),

@@ -68,6 +68,8 @@ impl Received {
                 Change::ScopeComplete(scope) => {
                     self.completed.insert(scope);
                 }
+                // Refused in `send` before anything of the batch is stored.
+                _ => {}
             }
         }
         upserts
@@ -169,6 +171,18 @@ impl ChangeSink for StoreSink<'_> {
             return Err(ConnectorError::internal(
                 "the host's store failed earlier in this run",
             ));
+        }
+        if let Some(other) = changes.iter().find(|c| {
+            !matches!(
+                c,
+                Change::Upsert(_) | Change::Delete { .. } | Change::ScopeComplete(_)
+            )
+        }) {
+            self.received.rejected = true;
+            return Err(ConnectorError::protocol(format!(
+                "the connector sent a `{}` change, which this host does not store",
+                other.kind()
+            )));
         }
         match self.apply(changes) {
             Ok(()) => Ok(()),

@@ -34,30 +34,19 @@ impl Scripted {
 }
 
 fn ok(watermark: &str) -> connector_api::Result<ImportOutcome> {
-    Ok(ImportOutcome {
-        watermark: Some(Watermark::new(watermark)),
-        ..ImportOutcome::default()
-    })
+    Ok(ImportOutcome::new().with_watermark(Some(Watermark::new(watermark))))
 }
 
 #[async_trait]
 impl Connector for Scripted {
     fn descriptor(&self) -> Descriptor {
-        Descriptor {
-            name: "scripted".into(),
-            version: "0.0.0".into(),
-            description: String::new(),
-            object_types: vec![ObjectTypeInfo {
-                name: "User".into(),
-                description: String::new(),
-                scoped: false,
-            }],
-            capabilities: Capabilities {
-                delta: self.delta,
-                export: false,
-                scope_complete: true,
-            },
-        }
+        Descriptor::new("scripted", "0.0.0")
+            .with_object_type(ObjectTypeInfo::new("User"))
+            .with_capabilities(
+                Capabilities::new()
+                    .with_delta(self.delta)
+                    .with_scope_complete(true),
+            )
     }
     async fn check(&self, _ctx: &Context) -> connector_api::Result<CheckReport> {
         Ok(CheckReport::default())
@@ -289,11 +278,11 @@ async fn whole_type_completion_in_a_delta_run_is_ignored() {
 
 #[test]
 fn skipped_scopes_are_never_completed() {
-    let skipped = vec![Skipped {
-        scope: Scope::within("GroupMember", "g1"),
-        reason: "403".into(),
-        kind: ErrorKind::PermissionDenied,
-    }];
+    let skipped = vec![Skipped::new(
+        Scope::within("GroupMember", "g1"),
+        "403",
+        ErrorKind::PermissionDenied,
+    )];
     let completed = BTreeSet::from([
         Scope::whole("GroupMember"),
         Scope::within("GroupMember", "g1"),

@@ -9,6 +9,7 @@
 //! The store never holds credentials: connectors' settings are not stored at all, and objects
 //! are what the connector emitted.
 
+mod exports;
 mod import;
 mod objects;
 mod runs;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use exports::{ExportRow, ExportRunRecord};
 pub use import::{Deletions, FinalDeletes, RunKey, Verdict};
 pub use objects::{StoredObject, UpsertOutcome};
 pub use runs::{ConnectorRow, RunEnd, RunError, RunRecord, RunStatus, TypeCounts};

@@ -68,6 +68,33 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     "#,
+    // v3: export runs (`host export`) and the outcome of every change they sent.
+    r#"
+    CREATE TABLE export_runs (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        connector   TEXT NOT NULL REFERENCES connectors(name),
+        dry_run     INTEGER NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled')),
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        source      TEXT NOT NULL,                -- the changes file
+        counts      TEXT NOT NULL DEFAULT '{}',   -- JSON: changes per outcome
+        error       TEXT                          -- why the run as a whole failed
+    );
+    CREATE INDEX export_runs_by_connector ON export_runs (connector, id);
+
+    CREATE TABLE exports (
+        run_id      INTEGER NOT NULL REFERENCES export_runs(id),
+        line        INTEGER NOT NULL,             -- 1-based line in the changes file
+        key         TEXT NOT NULL,                -- the idempotency key sent
+        change      TEXT NOT NULL,                -- the Change JSON
+        outcome     TEXT NOT NULL CHECK (outcome IN ('applied', 'unchanged', 'skipped', 'failed')),
+        assigned_id TEXT,
+        error_kind  TEXT,
+        error       TEXT,                         -- the failure (with remediation) or skip reason
+        PRIMARY KEY (run_id, line)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this host writes.

@@ -9,6 +9,7 @@ mod bad_input;
 mod canary;
 mod cli;
 mod containment;
+mod export;
 mod failures;
 mod fast;
 mod faults;

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use connector_api::{ConnectorError, ErrorKind, VendorDetails};
 
 use super::http::TransportError;
-use super::rate_limit::Bucket;
+use crate::okta::Bucket;
 
 /// Okta's JSON error body.
 #[derive(Debug, Default, Deserialize)]
@@ -64,13 +64,10 @@ pub fn vendor_details(
         .get("x-okta-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let mut details = VendorDetails {
-        status: Some(status.as_u16()),
-        code: parsed.error_code.clone(),
-        summary: parsed.error_summary.clone(),
-        request_id: parsed.error_id.clone().or_else(|| request_id.clone()),
-        ..VendorDetails::default()
-    };
+    let mut details = VendorDetails::new().with_status(status.as_u16());
+    details.code = parsed.error_code.clone();
+    details.summary = parsed.error_summary.clone();
+    details.request_id = parsed.error_id.clone().or_else(|| request_id.clone());
     details
         .extra
         .insert("endpoint".into(), req.endpoint.to_owned());
@@ -130,25 +127,7 @@ pub fn http_error(
             "API tokens act with the roles of the administrator who created them. {} Then run the import again",
             needed_role(req.bucket)
         )),
-        400 if req.user_search_filter.is_some() => {
-            let filter = req.user_search_filter.unwrap_or_default();
-            let mut why = parsed
-                .error_summary
-                .clone()
-                .unwrap_or_else(|| "invalid search".to_owned());
-            let causes = causes(&parsed);
-            if !causes.is_empty() {
-                why = format!("{why}: {causes}");
-            }
-            ConnectorError::invalid_config(format!(
-                "Okta rejected UserSearchFilter \"{filter}\" ({why})"
-            ))
-            .with_remediation(
-                "Fix UserSearchFilter in ConfigJson. It must be an Okta search expression such as \
-                 profile.department eq \"Engineering\"; property names are case sensitive, operators are eq, sw, co, \
-                 gt, ge, lt, le combined with and/or, and string values are double-quoted",
-            )
-        }
+        400 if req.user_search_filter.is_some() => search_rejected(req, &parsed),
         404 => ConnectorError::not_found(format!(
             "{org} answered 404 Not Found for {ep}"
         ))
@@ -156,18 +135,7 @@ pub fn http_error(
             "Check OrgDomain: the org's host name and region (okta.com, oktapreview.com, okta-emea.com or the custom \
              domain); a typo in the subdomain reaches no org",
         ),
-        300..=399 => {
-            let to = headers
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|l| url::Url::parse(l).ok())
-                .and_then(|u| u.host_str().map(str::to_owned))
-                .unwrap_or_else(|| "another location".to_owned());
-            ConnectorError::protocol(format!(
-                "{org} redirected {ep} to {to}; redirects are not followed so the token never leaves the configured origin"
-            ))
-            .with_remediation("Set OrgDomain to the org's own Okta host (not a vanity URL that redirects)")
-        }
+        300..=399 => redirected(headers, req),
         429 => ConnectorError::rate_limited(format!("{ep} on {org} is rate limited")).with_remediation(
             rate_limit_hint(),
         ),
@@ -185,6 +153,42 @@ pub fn http_error(
         )),
     };
     err.with_vendor(details)
+}
+
+/// A 400 to a user search: the `UserSearchFilter` is not an expression Okta accepts.
+fn search_rejected(req: &RequestInfo<'_>, parsed: &OktaErrorBody) -> ConnectorError {
+    let filter = req.user_search_filter.unwrap_or_default();
+    let mut why = parsed
+        .error_summary
+        .clone()
+        .unwrap_or_else(|| "invalid search".to_owned());
+    let causes = causes(parsed);
+    if !causes.is_empty() {
+        why = format!("{why}: {causes}");
+    }
+    ConnectorError::invalid_config(format!(
+        "Okta rejected UserSearchFilter \"{filter}\" ({why})"
+    ))
+    .with_remediation(
+        "Fix UserSearchFilter in ConfigJson. It must be an Okta search expression such as \
+         profile.department eq \"Engineering\"; property names are case sensitive, operators are eq, sw, co, \
+         gt, ge, lt, le combined with and/or, and string values are double-quoted",
+    )
+}
+
+/// A redirect: never followed, so the token never leaves the configured origin.
+fn redirected(headers: &HeaderMap, req: &RequestInfo<'_>) -> ConnectorError {
+    let to = headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| url::Url::parse(l).ok())
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "another location".to_owned());
+    ConnectorError::protocol(format!(
+        "{} redirected {} to {to}; redirects are not followed so the token never leaves the configured origin",
+        req.org, req.endpoint
+    ))
+    .with_remediation("Set OrgDomain to the org's own Okta host (not a vanity URL that redirects)")
 }
 
 fn needed_role(bucket: Bucket) -> &'static str {

@@ -1,5 +1,5 @@
 //! The one HTTP client: rustls (ring provider, platform trust store), gzip, timeouts, no
-//! redirects, and the API token sent only to the configured origin as a sensitive header.
+//! redirects, and the credential's headers sent only to the configured origin.
 //!
 //! This module makes single attempts; [`super::retry`] decides what to do with failures.
 
@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, USER_AGENT};
 use url::Url;
 
 use connector_api::{ConnectorError, Result};
 
-use crate::config::{ApiToken, Config};
+use super::ClientOptions;
+use crate::auth::Credential;
 
 /// The origin requests go to, and the hosts whose `next` links may be re-homed onto it.
 #[derive(Debug, Clone)]
@@ -24,12 +25,13 @@ pub struct ApiOrigin {
 }
 
 impl ApiOrigin {
-    /// The origin of `config`.
-    pub fn new(config: &Config) -> Self {
+    /// Requests go to `base` (an origin); `next` links on `org_domain` or its `-admin` host
+    /// are re-homed onto it.
+    pub fn new(base: Url, org_domain: &str) -> Self {
         ApiOrigin {
-            base: config.base_url.clone(),
-            org_domain: config.org_domain.clone(),
-            admin_domain: config.admin_domain(),
+            base,
+            org_domain: org_domain.to_owned(),
+            admin_domain: crate::okta::admin_domain(org_domain),
         }
     }
 
@@ -155,14 +157,15 @@ fn error_chain(err: reqwest::Error) -> String {
 pub struct HttpClient {
     inner: reqwest::Client,
     origin: ApiOrigin,
-    token: ApiToken,
+    credential: Arc<dyn Credential>,
 }
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClient")
             .field("origin", &self.origin.base.as_str())
-            .field("token", &self.token)
+            .field("auth", &self.credential.describe())
+            .field("credential", &self.credential)
             .finish_non_exhaustive()
     }
 }
@@ -172,7 +175,11 @@ impl HttpClient {
     ///
     /// # Errors
     /// [`ErrorKind::Internal`](connector_api::ErrorKind) when TLS cannot be set up.
-    pub fn new(config: &Config, token: ApiToken) -> Result<Self> {
+    pub(crate) fn new(
+        config: &ClientOptions,
+        origin: ApiOrigin,
+        credential: Arc<dyn Credential>,
+    ) -> Result<Self> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
             ConnectorError::internal(format!("cannot load the platform's TLS trust store: {e}"))
@@ -205,8 +212,8 @@ impl HttpClient {
             .map_err(|e| ConnectorError::internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(HttpClient {
             inner,
-            origin: ApiOrigin::new(config),
-            token,
+            origin,
+            credential,
         })
     }
 
@@ -215,25 +222,31 @@ impl HttpClient {
         &self.origin
     }
 
-    /// One GET attempt: sends the request and reads the whole body.
+    /// The credential every attempt is authorized with.
+    pub(crate) fn credential(&self) -> &dyn Credential {
+        self.credential.as_ref()
+    }
+
+    /// One GET attempt with the credential's headers (`auth`, from
+    /// [`Credential::authorize`] for this very attempt): sends the request and reads the
+    /// whole body.
     ///
     /// # Errors
     /// A [`TransportError`] when no complete response arrived (or the URL is foreign).
-    pub async fn get(&self, url: &Url) -> std::result::Result<RawResponse, TransportError> {
+    pub async fn get(
+        &self,
+        url: &Url,
+        auth: HeaderMap,
+    ) -> std::result::Result<RawResponse, TransportError> {
         if !self.origin.is_ours(url) {
             return Err(TransportError::ForeignOrigin(
                 url.host_str().unwrap_or_default().to_owned(),
             ));
         }
-        let mut auth =
-            HeaderValue::try_from(format!("SSWS {}", self.token.expose())).map_err(|_| {
-                TransportError::Connection("the API token is not a valid header value".into())
-            })?;
-        auth.set_sensitive(true);
         let resp = self
             .inner
             .get(url.clone())
-            .header(AUTHORIZATION, auth)
+            .headers(auth)
             .send()
             .await
             .map_err(TransportError::from_reqwest)?;
@@ -251,20 +264,42 @@ impl HttpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ConfigJson;
+    use crate::auth::ApiToken;
+    use secrecy::SecretString;
 
-    fn config(base: Option<&str>) -> Config {
-        let mut json: ConfigJson = serde_json::from_value(serde_json::json!({
-            "OrgDomain": "contoso.okta.com"
-        }))
-        .unwrap();
-        json.api_base_url = base.map(str::to_owned);
-        Config::validate(json).unwrap()
+    fn options(base: &str) -> ClientOptions {
+        ClientOptions {
+            base_url: Url::parse(base).unwrap(),
+            org_domain: "contoso.okta.com".to_owned(),
+            max_retries: 3,
+            max_backoff: Duration::from_secs(30),
+            max_concurrency: 8,
+            rate_limit_share: 0.5,
+            request_timeout: Duration::from_secs(60),
+            time_scale: 1.0,
+        }
+    }
+
+    fn client(base: &str) -> HttpClient {
+        let o = options(base);
+        let origin = ApiOrigin::new(o.base_url.clone(), &o.org_domain);
+        let token = ApiToken::new(SecretString::from("canary-5f2e9b".to_owned()));
+        HttpClient::new(&o, origin, Arc::new(token)).unwrap()
+    }
+
+    async fn auth(c: &HttpClient, url: &Url) -> HeaderMap {
+        c.credential()
+            .authorize(&reqwest::Method::GET, url)
+            .await
+            .unwrap()
     }
 
     #[test]
     fn admits_own_origin_and_rehomes_org_hosts() {
-        let o = ApiOrigin::new(&config(Some("http://127.0.0.1:9000")));
+        let o = ApiOrigin::new(
+            Url::parse("http://127.0.0.1:9000").unwrap(),
+            "contoso.okta.com",
+        );
         let own = Url::parse("http://127.0.0.1:9000/api/v1/users?after=00u2").unwrap();
         assert_eq!(o.admit(own.clone()).unwrap(), own);
         let admin =
@@ -323,13 +358,9 @@ mod tests {
             .into_boxed_str(),
         );
         let (org, org_hits) = scripted_server(redirect).await;
-        let c = HttpClient::new(
-            &config(Some(&format!("http://127.0.0.1:{org}"))),
-            ApiToken::for_tests("canary-5f2e9b"),
-        )
-        .unwrap();
+        let c = client(&format!("http://127.0.0.1:{org}"));
         let url = c.origin().url("/api/v1/users");
-        let resp = c.get(&url).await.unwrap();
+        let resp = c.get(&url, auth(&c, &url).await).await.unwrap();
         assert_eq!(resp.status.as_u16(), 302);
         assert_eq!(org_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(other_hits.load(std::sync::atomic::Ordering::SeqCst), 0);
@@ -337,11 +368,9 @@ mod tests {
 
     #[tokio::test]
     async fn never_sends_to_a_foreign_origin() {
-        let c = HttpClient::new(&config(None), ApiToken::for_tests("canary-5f2e9b")).unwrap();
-        let err = c
-            .get(&Url::parse("https://evil.example.com/api/v1/users").unwrap())
-            .await
-            .unwrap_err();
+        let c = client("https://contoso.okta.com");
+        let evil = Url::parse("https://evil.example.com/api/v1/users").unwrap();
+        let err = c.get(&evil, auth(&c, &evil).await).await.unwrap_err();
         assert_eq!(
             err,
             TransportError::ForeignOrigin("evil.example.com".into())

@@ -2,7 +2,7 @@
 //!
 //! | concern | file |
 //! | --- | --- |
-//! | TLS, timeouts, token header, origin checks | [`http`] |
+//! | TLS, timeouts, credential headers, origin checks | [`http`] |
 //! | following `Link: rel="next"` | [`pagination`] |
 //! | pacing per rate-limit bucket, concurrency limit | [`rate_limit`] |
 //! | 429 / 5xx / transport retries and back-off | [`retry`] |
@@ -19,14 +19,38 @@ use std::time::Duration;
 
 use connector_api::Result;
 
+use url::Url;
+
+use crate::auth::Credential;
 use crate::clock::Clock;
-use crate::config::{ApiToken, Config};
-use http::HttpClient;
+use http::{ApiOrigin, HttpClient};
 use rate_limit::{ConcurrencyGate, Pacer};
 use retry::RetryPolicy;
 
 /// Requests in flight beside the member listings: the user and the group listings.
 const LISTINGS_IN_FLIGHT: usize = 2;
+
+/// How the client talks to the org: where, how fast, how patiently. Built by the crate root
+/// from the validated configuration; the client never sees the configuration itself.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Where requests go (origin only).
+    pub base_url: Url,
+    /// The org host, lower case; its `next` links (and its `-admin` host's) are re-homed.
+    pub org_domain: String,
+    /// Retries per request.
+    pub max_retries: u32,
+    /// Cap of one back-off wait (server time).
+    pub max_backoff: Duration,
+    /// Member listings in flight.
+    pub max_concurrency: u32,
+    /// Share of each rate-limit bucket.
+    pub rate_limit_share: f64,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+    /// Server seconds per real second (1 against real Okta).
+    pub time_scale: f64,
+}
 
 /// Everything needed to talk to one Okta org; shared by every run of a connector instance.
 #[derive(Debug)]
@@ -39,13 +63,18 @@ pub struct OktaClient {
 }
 
 impl OktaClient {
-    /// Builds the client from a validated configuration. Does not contact the network.
+    /// Builds the client. Does not contact the network.
     ///
     /// # Errors
     /// [`ErrorKind::Internal`](connector_api::ErrorKind) when TLS cannot be set up.
-    pub fn new(config: &Config, token: ApiToken, clock: Arc<dyn Clock>) -> Result<Self> {
+    pub(crate) fn new(
+        config: &ClientOptions,
+        credential: Arc<dyn Credential>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let origin = ApiOrigin::new(config.base_url.clone(), &config.org_domain);
         Ok(OktaClient {
-            http: HttpClient::new(config, token)?,
+            http: HttpClient::new(config, origin, credential)?,
             pacer: Pacer::new(config.rate_limit_share, config.time_scale, clock.clone()),
             gate: ConcurrencyGate::new(config.max_concurrency as usize + LISTINGS_IN_FLIGHT),
             policy: RetryPolicy {

@@ -29,7 +29,8 @@ use connector_api::{ConnectorError, Result};
 
 use super::OktaClient;
 use super::errors::RequestInfo;
-use super::rate_limit::{Bucket, parse_http_date};
+use super::rate_limit::parse_http_date;
+use crate::okta::Bucket;
 use crate::telemetry::{PageFetched, RetryScheduled, RunTelemetry};
 
 /// The relations of interest in a set of `Link` headers.
@@ -100,8 +101,6 @@ pub fn parse_links<'a>(values: impl IntoIterator<Item = &'a str>) -> Links {
 pub struct Page<T> {
     /// The objects on the page.
     pub items: Vec<T>,
-    /// 1-based page number.
-    pub number: u64,
     /// The server's `Date` of the answer, epoch seconds.
     pub date: Option<i64>,
 }
@@ -210,17 +209,8 @@ impl<T: DeserializeOwned> Pager<T> {
                 .filter_map(|v| v.to_str().ok()),
         );
         let (items, body_next) = fetched.value;
-        if let Some(href) = body_next.or(links.next) {
-            let next = self.resolve_next(client, &url, &href)?;
-            if items.is_empty() && next != url {
-                self.read_again(client, tel, url).await?;
-            } else {
-                self.empty_moving_on = 0;
-                self.next = Some(self.admit_next(client, next, items.is_empty())?);
-            }
-        } else {
-            self.empty_moving_on = 0;
-        }
+        self.follow(client, tel, url, body_next.or(links.next), items.is_empty())
+            .await?;
         tel.emit(&PageFetched {
             endpoint: self.endpoint,
             group: self.group.as_deref(),
@@ -232,11 +222,31 @@ impl<T: DeserializeOwned> Pager<T> {
                 .saturating_duration_since(started)
                 .max(Duration::ZERO),
         });
-        Ok(Some(Page {
-            items,
-            number: self.number,
-            date,
-        }))
+        Ok(Some(Page { items, date }))
+    }
+
+    /// Sets up the page after `url` from its `next` link `href`, if any (`empty`: the page
+    /// had no items).
+    async fn follow(
+        &mut self,
+        client: &OktaClient,
+        tel: &RunTelemetry,
+        url: Url,
+        href: Option<String>,
+        empty: bool,
+    ) -> Result<()> {
+        let Some(href) = href else {
+            self.empty_moving_on = 0;
+            return Ok(());
+        };
+        let next = self.resolve_next(client, &url, &href)?;
+        if empty && next != url {
+            self.read_again(client, tel, url).await?;
+        } else {
+            self.empty_moving_on = 0;
+            self.next = Some(self.admit_next(client, next, empty)?);
+        }
+        Ok(())
     }
 
     /// The `next` link as a URL on the configured origin (re-homed), or a protocol error.

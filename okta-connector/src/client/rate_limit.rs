@@ -23,55 +23,8 @@ use reqwest::header::{DATE, HeaderMap, RETRY_AFTER};
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
-
-/// An Okta rate-limit bucket this connector uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Bucket {
-    /// `GET /api/v1/users` (list, filter, search).
-    Users,
-    /// `GET /api/v1/groups`.
-    Groups,
-    /// `/api/v1/groups/{groupId}` and below (member listings).
-    GroupById,
-    /// `GET /api/v1/apps` (resource discovery for IGA).
-    Apps,
-    /// `/governance/api/v1/*` (IGA lists, about 50 per minute).
-    IgaV1,
-    /// `/governance/api/v2/requests` (access requests, 30 per minute).
-    IgaRequests,
-    /// Other `/governance/api/v2/*` lists (catalog, request conditions and sequences).
-    IgaV2,
-}
-
-impl Bucket {
-    /// Every bucket, in a fixed order.
-    pub const ALL: [Bucket; 7] = [
-        Bucket::Users,
-        Bucket::Groups,
-        Bucket::GroupById,
-        Bucket::Apps,
-        Bucket::IgaV1,
-        Bucket::IgaRequests,
-        Bucket::IgaV2,
-    ];
-
-    /// Okta's name of the bucket (its endpoint pattern).
-    pub fn name(self) -> &'static str {
-        match self {
-            Bucket::Users => "/api/v1/users",
-            Bucket::Groups => "/api/v1/groups",
-            Bucket::GroupById => "/api/v1/groups/{id}",
-            Bucket::Apps => "/api/v1/apps",
-            Bucket::IgaV1 => "/governance/api/v1/*",
-            Bucket::IgaRequests => "/governance/api/v2/requests",
-            Bucket::IgaV2 => "/governance/api/v2/*",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
+use crate::okta::Bucket;
+use crate::telemetry::{RateLimitWait, RunTelemetry};
 
 /// The rate-limit related headers of one response.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -160,6 +113,19 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
 pub trait PacingHook: Send + Sync {
     /// The pacer is about to sleep `wait` (real time) before using `bucket`.
     fn waiting(&self, bucket: Bucket, wait: Duration, limit: u32, remaining: u32);
+}
+
+/// The pacer's metrics hook: every budget wait becomes a [`RateLimitWait`] record.
+impl PacingHook for RunTelemetry {
+    fn waiting(&self, bucket: Bucket, wait: Duration, limit: u32, remaining: u32) {
+        self.emit(&RateLimitWait {
+            bucket: bucket.name(),
+            wait,
+            reason: "budget",
+            limit: Some(limit),
+            remaining: Some(remaining),
+        });
+    }
 }
 
 /// What the pacer knows about one bucket's current window.
@@ -436,6 +402,7 @@ impl ConcurrencyGate {
     }
 
     /// Requests allowed in flight now.
+    #[cfg(test)]
     pub fn limit(&self) -> usize {
         self.lock().limit
     }

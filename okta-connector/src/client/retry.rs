@@ -16,16 +16,17 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
 use url::Url;
 
 use connector_api::{ConnectorError, Result};
 
 use super::OktaClient;
 use super::errors::{RequestInfo, http_error, retries_exhausted, transport_error};
-use super::http::TransportError;
+use super::http::{RawResponse, TransportError};
 use super::rate_limit::RateHeaders;
+use crate::auth::AuthRetry;
 use crate::telemetry::{ConcurrencyReduced, RateLimitWait, RetryScheduled, RunTelemetry};
 
 /// The retry and back-off policy.
@@ -154,8 +155,22 @@ pub struct Fetched<T> {
     pub headers: HeaderMap,
 }
 
+/// What became of one attempt, before retry decisions.
+type Attempt = std::result::Result<(RawResponse, RateHeaders), TransportError>;
+
+/// What an attempt means for the request.
+enum Classified<T> {
+    /// The request is over: the decoded answer, or a final error.
+    Done(Result<Fetched<T>>),
+    /// A failure that may be worth another attempt, and the error if it is final.
+    Failed(Failure, ConnectorError),
+}
+
 impl OktaClient {
     /// GETs `url` with pacing, retries and back-off, and decodes the body with `decode`.
+    ///
+    /// Every attempt carries fresh headers from the credential; a 401 is told to it, and when
+    /// it answers [`AuthRetry::Once`] the request is sent once more (a second 401 is final).
     ///
     /// # Errors
     /// The classified failure after retries; [`ErrorKind::Cancelled`](connector_api::ErrorKind)
@@ -169,60 +184,27 @@ impl OktaClient {
     ) -> Result<Fetched<T>> {
         let started = self.clock.now();
         let mut retries = 0u32;
+        let mut auth_retried = false;
         loop {
             let cancel = tel.context().cancellation().clone();
-            let attempt = async {
-                let _permit = self.gate.acquire().await;
-                let ticket = self.pacer.acquire(req.bucket, tel).await;
-                tel.count_request();
-                match self.http.get(url).await {
-                    Ok(resp) => {
-                        let rate = RateHeaders::from_headers(&resp.headers);
-                        ticket.complete(&rate);
-                        Ok((resp, rate))
-                    }
-                    Err(e) => Err(e),
-                }
-            };
             let outcome = tokio::select! {
                 biased;
                 () = cancel.cancelled() => return Err(cancelled(req)),
-                r = attempt => r,
+                r = self.attempt(url, req, tel) => r?,
             };
-            let (failure, final_error) = match outcome {
-                Ok((resp, _)) if resp.status.is_success() => match decode(&resp.body) {
-                    Ok(value) => {
-                        self.gate.succeeded();
-                        return Ok(Fetched {
-                            value,
-                            headers: resp.headers,
-                        });
-                    }
-                    Err(problem) => {
-                        let err = ConnectorError::protocol(format!(
-                            "{} on {} returned a body that is not the expected JSON: {problem}",
-                            req.endpoint, req.org
-                        ));
-                        (Failure::Decode(problem), err)
-                    }
-                },
-                Ok((resp, rate)) => {
-                    let err = http_error(resp.status, &resp.headers, &resp.body, req);
-                    if resp.status.as_u16() != 429 && !is_retryable_status(resp.status) {
-                        return Err(err);
-                    }
-                    (
-                        Failure::Status {
-                            status: resp.status,
-                            rate,
-                        },
-                        err,
-                    )
+            if let Ok((resp, _)) = &outcome
+                && resp.status == StatusCode::UNAUTHORIZED
+                && !auth_retried
+            {
+                auth_retried = true;
+                let credential = self.http.credential();
+                if credential.rejected(resp.status, &resp.headers).await? == AuthRetry::Once {
+                    continue;
                 }
-                Err(t) => {
-                    let err = transport_error(&t, req);
-                    (Failure::Transport(t), err)
-                }
+            }
+            let (failure, final_error) = match self.classify(outcome, req, &decode) {
+                Classified::Done(fetched) => return fetched,
+                Classified::Failed(failure, error) => (failure, error),
             };
             let Step::Retry {
                 wait,
@@ -237,37 +219,13 @@ impl OktaClient {
                 return Err(retries_exhausted(final_error, retries, elapsed));
             };
             retries += 1;
-            let reason = match &failure {
-                Failure::Status { status, .. } if concurrency => {
-                    format!("HTTP {} (concurrency limit)", status.as_u16())
-                }
-                Failure::Status { status, .. } => format!("HTTP {}", status.as_u16()),
-                Failure::Transport(t) => t.describe(),
-                Failure::Decode(p) => format!("undecodable body ({p})"),
-            };
-            if concurrency && let Some((from, to)) = self.gate.reduce() {
-                tel.emit(&ConcurrencyReduced { from, to });
-            }
-            if rate_limited {
-                let rate = match &failure {
-                    Failure::Status { rate, .. } => Some(rate),
-                    _ => None,
-                };
-                tel.emit(&RateLimitWait {
-                    bucket: req.bucket.name(),
-                    wait,
-                    reason: if concurrency { "concurrency" } else { "429" },
-                    limit: rate.and_then(|r| r.limit),
-                    remaining: rate.and_then(|r| r.remaining),
-                });
-            }
-            tel.emit(&RetryScheduled {
-                endpoint: req.endpoint,
-                retry: retries,
-                max_retries: self.policy.max_retries,
-                reason: &reason,
+            let retry = Retry {
+                n: retries,
                 wait,
-            });
+                rate_limited,
+                concurrency,
+            };
+            self.announce(&failure, &retry, req, tel);
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return Err(cancelled(req)),
@@ -275,6 +233,125 @@ impl OktaClient {
             }
         }
     }
+
+    /// One paced attempt with the credential's headers for it.
+    async fn attempt(
+        &self,
+        url: &Url,
+        req: &RequestInfo<'_>,
+        tel: &RunTelemetry,
+    ) -> Result<Attempt> {
+        let _permit = self.gate.acquire().await;
+        let ticket = self.pacer.acquire(req.bucket, tel).await;
+        let auth = self.http.credential().authorize(&Method::GET, url).await?;
+        tel.count_request();
+        Ok(match self.http.get(url, auth).await {
+            Ok(resp) => {
+                let rate = RateHeaders::from_headers(&resp.headers);
+                ticket.complete(&rate);
+                Ok((resp, rate))
+            }
+            Err(e) => Err(e),
+        })
+    }
+
+    /// What `outcome` means for the request.
+    fn classify<T>(
+        &self,
+        outcome: Attempt,
+        req: &RequestInfo<'_>,
+        decode: &impl Fn(&[u8]) -> std::result::Result<T, String>,
+    ) -> Classified<T> {
+        match outcome {
+            Ok((resp, _)) if resp.status.is_success() => match decode(&resp.body) {
+                Ok(value) => {
+                    self.gate.succeeded();
+                    Classified::Done(Ok(Fetched {
+                        value,
+                        headers: resp.headers,
+                    }))
+                }
+                Err(problem) => {
+                    let err = ConnectorError::protocol(format!(
+                        "{} on {} returned a body that is not the expected JSON: {problem}",
+                        req.endpoint, req.org
+                    ));
+                    Classified::Failed(Failure::Decode(problem), err)
+                }
+            },
+            Ok((resp, rate)) => {
+                let err = http_error(resp.status, &resp.headers, &resp.body, req);
+                if resp.status.as_u16() != 429 && !is_retryable_status(resp.status) {
+                    return Classified::Done(Err(err));
+                }
+                let status = resp.status;
+                Classified::Failed(Failure::Status { status, rate }, err)
+            }
+            Err(t) => {
+                let err = transport_error(&t, req);
+                Classified::Failed(Failure::Transport(t), err)
+            }
+        }
+    }
+
+    /// Logs a scheduled retry (and the rate-limit wait or concurrency reduction behind it).
+    fn announce(
+        &self,
+        failure: &Failure,
+        retry: &Retry,
+        req: &RequestInfo<'_>,
+        tel: &RunTelemetry,
+    ) {
+        let reason = match failure {
+            Failure::Status { status, .. } if retry.concurrency => {
+                format!("HTTP {} (concurrency limit)", status.as_u16())
+            }
+            Failure::Status { status, .. } => format!("HTTP {}", status.as_u16()),
+            Failure::Transport(t) => t.describe(),
+            Failure::Decode(p) => format!("undecodable body ({p})"),
+        };
+        if retry.concurrency
+            && let Some((from, to)) = self.gate.reduce()
+        {
+            tel.emit(&ConcurrencyReduced { from, to });
+        }
+        if retry.rate_limited {
+            let rate = match failure {
+                Failure::Status { rate, .. } => Some(rate),
+                _ => None,
+            };
+            tel.emit(&RateLimitWait {
+                bucket: req.bucket.name(),
+                wait: retry.wait,
+                reason: if retry.concurrency {
+                    "concurrency"
+                } else {
+                    "429"
+                },
+                limit: rate.and_then(|r| r.limit),
+                remaining: rate.and_then(|r| r.remaining),
+            });
+        }
+        tel.emit(&RetryScheduled {
+            endpoint: req.endpoint,
+            retry: retry.n,
+            max_retries: self.policy.max_retries,
+            reason: &reason,
+            wait: retry.wait,
+        });
+    }
+}
+
+/// A retry about to be made.
+struct Retry {
+    /// Its number (1-based).
+    n: u32,
+    /// The wait before it (real time).
+    wait: Duration,
+    /// Whether the wait is a rate-limit wait.
+    rate_limited: bool,
+    /// Whether Okta's concurrency limit was hit.
+    concurrency: bool,
 }
 
 fn cancelled(req: &RequestInfo<'_>) -> ConnectorError {
@@ -410,5 +487,147 @@ mod tests {
             p.step(&Failure::Decode("[3].id".into()), 0),
             Step::Retry { .. }
         ));
+    }
+}
+
+#[cfg(test)]
+mod auth_tests {
+    //! The credential seam as the client uses it: fresh headers per attempt, one more attempt
+    //! after a 401 only when the credential asks for it, and a second 401 final.
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use connector_api::{Context, ErrorKind};
+    use reqwest::header::{AUTHORIZATION, HeaderValue};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::auth::Credential;
+    use crate::client::ClientOptions;
+    use crate::clock::ManualClock;
+    use crate::okta::Bucket;
+
+    /// Counts `authorize` and `rejected` calls; answers `retry` to the first rejection only.
+    #[derive(Debug)]
+    struct Counting {
+        authorized: AtomicUsize,
+        rejected: AtomicUsize,
+        retry: AuthRetry,
+    }
+
+    #[async_trait]
+    impl Credential for Counting {
+        async fn authorize(&self, _: &Method, _: &Url) -> Result<HeaderMap> {
+            let n = self.authorized.fetch_add(1, Ordering::SeqCst);
+            let mut headers = HeaderMap::new();
+            let mut value = HeaderValue::try_from(format!("Test {n}")).unwrap();
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+            Ok(headers)
+        }
+
+        async fn rejected(&self, status: StatusCode, _: &HeaderMap) -> Result<AuthRetry> {
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            let n = self.rejected.fetch_add(1, Ordering::SeqCst);
+            Ok(if n == 0 { self.retry } else { AuthRetry::No })
+        }
+
+        fn describe(&self) -> String {
+            "test credential".to_owned()
+        }
+    }
+
+    /// Answers the connections in turn with `answers`, then 200 `[]`; counts requests.
+    async fn server(answers: Vec<&'static str>) -> (u16, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let answer = answers.get(n).copied().unwrap_or(
+                    "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]",
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        (port, hits)
+    }
+
+    const UNAUTHORIZED: &str = "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\
+        content-length: 2\r\nconnection: close\r\n\r\n{}";
+
+    async fn fetch_with(
+        retry: AuthRetry,
+        answers: Vec<&'static str>,
+    ) -> (Result<()>, usize, Arc<Counting>) {
+        let (port, hits) = server(answers).await;
+        let credential = Arc::new(Counting {
+            authorized: AtomicUsize::new(0),
+            rejected: AtomicUsize::new(0),
+            retry,
+        });
+        let options = ClientOptions {
+            base_url: Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
+            org_domain: "contoso.okta.com".to_owned(),
+            max_retries: 3,
+            max_backoff: Duration::from_secs(30),
+            max_concurrency: 2,
+            rate_limit_share: 1.0,
+            request_timeout: Duration::from_secs(10),
+            time_scale: 1.0,
+        };
+        let client =
+            OktaClient::new(&options, credential.clone(), Arc::new(ManualClock::new())).unwrap();
+        let (ctx, _logs) = Context::for_tests();
+        let tel = RunTelemetry::new(&ctx);
+        let req = RequestInfo {
+            endpoint: "GET /api/v1/users",
+            bucket: Bucket::Users,
+            org: "contoso.okta.com",
+            user_search_filter: None,
+        };
+        let url = client.http.origin().url("/api/v1/users");
+        let result = client.fetch(&url, &req, &tel, |_| Ok(())).await.map(|_| ());
+        (result, hits.load(Ordering::SeqCst), credential)
+    }
+
+    #[tokio::test]
+    async fn a_401_is_sent_again_once_when_the_credential_asks() {
+        let (result, hits, c) = fetch_with(AuthRetry::Once, vec![UNAUTHORIZED]).await;
+        result.unwrap();
+        assert_eq!(hits, 2);
+        assert_eq!(
+            c.authorized.load(Ordering::SeqCst),
+            2,
+            "fresh headers per attempt"
+        );
+        assert_eq!(c.rejected.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_second_401_is_final() {
+        let (result, hits, c) = fetch_with(AuthRetry::Once, vec![UNAUTHORIZED, UNAUTHORIZED]).await;
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::Unauthenticated);
+        assert_eq!(hits, 2);
+        assert_eq!(
+            c.rejected.load(Ordering::SeqCst),
+            1,
+            "not asked again for that request"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_401_the_credential_cannot_fix_fails_at_once() {
+        let (result, hits, c) = fetch_with(AuthRetry::No, vec![UNAUTHORIZED]).await;
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::Unauthenticated);
+        assert_eq!(hits, 1);
+        assert_eq!(c.authorized.load(Ordering::SeqCst), 1);
     }
 }

@@ -5,7 +5,7 @@ use url::Url;
 
 use crate::client::http::ApiOrigin;
 use crate::client::pagination::Pager;
-use crate::client::rate_limit::Bucket;
+use crate::okta::Bucket;
 
 /// Endpoint template, for logs and errors.
 pub const ENDPOINT: &str = "GET /api/v1/apps";
@@ -22,9 +22,6 @@ pub struct OktaApp {
     /// The app's Okta resource name, when Okta sends one (copied, never built).
     #[serde(default)]
     pub orn: Option<String>,
-    /// Display label.
-    #[serde(default)]
-    pub label: Option<String>,
 }
 
 /// The first page's URL.

@@ -11,7 +11,7 @@ use url::Url;
 use super::okta_timestamp;
 use crate::client::http::ApiOrigin;
 use crate::client::pagination::Pager;
-use crate::client::rate_limit::Bucket;
+use crate::okta::Bucket;
 
 /// Endpoint template, for logs and errors.
 pub const ENDPOINT: &str = "GET /api/v1/groups";
@@ -105,9 +105,10 @@ mod tests {
 
     #[test]
     fn listing_asks_for_member_counts() {
-        let json: crate::config::ConfigJson =
-            serde_json::from_value(serde_json::json!({"OrgDomain": "contoso.okta.com"})).unwrap();
-        let origin = ApiOrigin::new(&crate::config::Config::validate(json).unwrap());
+        let origin = ApiOrigin::new(
+            Url::parse("https://contoso.okta.com/").unwrap(),
+            "contoso.okta.com",
+        );
         let u = url(&origin, 1000, None);
         assert!(u.query_pairs().any(|(k, v)| k == "expand" && v == "stats"));
     }

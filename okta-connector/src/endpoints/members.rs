@@ -6,7 +6,7 @@ use url::Url;
 
 use crate::client::http::ApiOrigin;
 use crate::client::pagination::Pager;
-use crate::client::rate_limit::Bucket;
+use crate::okta::Bucket;
 
 /// Endpoint template, for logs and errors.
 pub const ENDPOINT: &str = "GET /api/v1/groups/{groupId}/users";

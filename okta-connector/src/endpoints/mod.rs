@@ -5,7 +5,6 @@
 
 pub mod apps;
 pub mod groups;
-pub mod iga;
 pub mod members;
 pub mod users;
 

@@ -3,13 +3,10 @@
 //! The attribute tables in `docs/okta-connector.md` describe exactly what these produce.
 
 pub mod group;
-pub mod iga;
 pub mod member;
 pub mod user;
 
-/// Object type names.
-pub const USER: &str = "User";
-/// Object type names.
-pub const GROUP: &str = "Group";
-/// Object type names.
-pub const GROUP_MEMBER: &str = "GroupMember";
+pub use crate::okta::{GROUP, GROUP_MEMBER, USER};
+
+/// Where mapped changes go, one batch per page: the run's forwarder drains them into the sink.
+pub type Batches = futures::channel::mpsc::Sender<Vec<connector_api::Change>>;

@@ -121,7 +121,10 @@ async fn export_is_not_supported() {
     let sim = start(OrgSpec::tiny(), |_| {}).await;
     let conn = connector(&sim, json!({}));
     let (ctx, _) = connector_api::Context::for_tests();
-    let err = conn.export(&ctx, Vec::new()).await.unwrap_err();
+    let err = conn
+        .export(&ctx, connector_api::ExportRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotSupported);
     assert!(err.message().contains("import-only"));
 }

@@ -11,6 +11,7 @@ mod delta;
 mod errors;
 mod full;
 mod iga;
+mod layering;
 mod paging_props;
 mod rate_limits;
 mod resilience;

@@ -194,7 +194,7 @@ fn run_case(
                         .entry((object_type.to_string(), external_id.clone()))
                         .or_default() += 1;
                 }
-                Change::ScopeComplete(_) => {}
+                _ => {}
             }
         }
         // No duplicates at all, whatever was touched.

@@ -1,26 +1,47 @@
 //! Pacing: a normal import stays inside its share of every bucket (no 429) and still finishes
 //! close to the fastest time that share allows.
+//!
+//! These run on virtual time: the connector's clock is a `ManualClock` (the `testkit` feature)
+//! whose sleeps return at once and push the simulator's clock forward by as much, so a
+//! minute-long rate-limit window costs no real time and a busy machine cannot stretch the
+//! measured (server) time. The simulator runs at real speed (scale 1), so the time spent
+//! serving requests adds only its real duration to server time.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use fixtures::{Bucket, OrgSpec, RateLimitProfile, RateLimits};
-use serde_json::json;
+use connector_api::Connector;
+use fixtures::{Bucket, OrgSpec, RateLimitProfile, RateLimits, Simulator};
+use okta_connector::OktaConnector;
+use okta_connector::clock::ManualClock;
+use serde_json::{Value, json};
 
-use crate::support::{Expected, connector, full, start};
+use crate::support::{Expected, full, settings, start};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// A connector whose every sleep moves `sim`'s clock instead of waiting; and its clock.
+fn virtual_time_connector(
+    sim: &Arc<Simulator>,
+    extra: Value,
+) -> (Box<dyn Connector>, Arc<ManualClock>) {
+    let server = Arc::clone(sim);
+    let clock = Arc::new(ManualClock::with_hook(move |d| server.clock().advance(d)));
+    let conn =
+        OktaConnector::with_clock(&settings(sim, extra), clock.clone()).expect("settings accepted");
+    (Box::new(conn), clock)
+}
+
+#[tokio::test]
 async fn paced_import_never_hits_429_and_uses_its_share() {
     const PER_MINUTE: u32 = 20;
     const SHARE: f64 = 0.5;
-    // 100 server seconds per real second: a rate-limit window lasts 0.6 s. Pages are tiny so
-    // the time spent serving them (debug builds, a busy machine) stays small next to the
-    // windows: the test measures pacing, not throughput.
+    // Pages are tiny so the listing needs several windows per bucket: the test measures
+    // pacing, not throughput.
     let sim = start(OrgSpec::tiny(), |c| {
-        c.time_scale = 100.0;
+        c.time_scale = 1.0;
         c.rate_limits = RateLimitProfile::Custom(RateLimits::uniform(PER_MINUTE, 75));
     })
     .await;
-    let conn = connector(
+    let (conn, clock) = virtual_time_connector(
         &sim,
         json!({"PageSize": 2, "GroupPageSize": 2, "MemberPageSize": 3, "RateLimitShare": SHARE}),
     );
@@ -51,6 +72,10 @@ async fn paced_import_never_hits_429_and_uses_its_share() {
     let ratio = elapsed_s / minimum_s;
     let waits = run.events("rate_limit_wait");
     assert!(!waits.is_empty(), "budget waits are logged");
+    assert!(
+        !clock.sleeps().is_empty(),
+        "the waits ran on the virtual clock"
+    );
     assert!(waits.iter().all(|w| w.fields["reason"] == "budget"));
     println!(
         "paced import: {:?} requests, {elapsed_s:.0} s (server) vs minimum {minimum_s:.0} s = {ratio:.3}x, {} waits",
@@ -67,19 +92,23 @@ async fn paced_import_never_hits_429_and_uses_its_share() {
 async fn budget_carries_over_between_runs_of_one_instance() {
     const PER_MINUTE: u32 = 20;
     let sim = start(OrgSpec::tiny(), |c| {
-        c.time_scale = 100.0;
+        c.time_scale = 1.0;
         c.rate_limits = RateLimitProfile::Custom(RateLimits::uniform(PER_MINUTE, 75));
     })
     .await;
     // 30 users at 3 per page = 10 user pages per run, 10 per window allowed (share 0.5):
     // the second run must wait for the window the first one used up.
-    let conn = connector(
+    let (conn, clock) = virtual_time_connector(
         &sim,
         json!({"PageSize": 3, "ImportGroups": false, "ImportMemberships": false}),
     );
     let first = full(&*conn).await;
+    let before_second = sim.clock().now_ms();
     let second = full(&*conn).await;
     assert_eq!(first.upserted("User"), second.upserted("User"));
     assert_eq!(sim.stats().rate_limited, 0);
     assert!(!second.events("rate_limit_wait").is_empty());
+    // The wait happened on the server's clock (virtually), not in real time.
+    assert!(!clock.sleeps().is_empty());
+    assert!(sim.clock().now_ms() > before_second);
 }

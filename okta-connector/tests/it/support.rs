@@ -236,6 +236,7 @@ impl Replica {
                         !in_scope || seen.contains(&(t.clone(), id.clone()))
                     });
                 }
+                other => panic!("a change the replica does not know: {other:?}"),
             }
         }
     }

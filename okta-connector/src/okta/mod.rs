@@ -1,0 +1,135 @@
+//! Okta facts: the object types this connector emits, Okta's page limits, its rate-limit
+//! buckets, the resource kinds IGA lists are read for, and the IGA type table ([`iga`]).
+//!
+//! This is the leaf of the crate: it imports nothing from it, and every other module may
+//! import it.
+
+pub mod iga;
+
+/// The `User` object type.
+pub const USER: &str = "User";
+/// The `Group` object type.
+pub const GROUP: &str = "Group";
+/// The `GroupMember` object type.
+pub const GROUP_MEMBER: &str = "GroupMember";
+
+/// Okta's maximum `limit` for `GET /api/v1/users`.
+pub const MAX_USER_PAGE_SIZE: u32 = 200;
+/// Okta's maximum `limit` for `GET /api/v1/groups`.
+pub const MAX_GROUP_PAGE_SIZE: u32 = 10_000;
+/// The largest `limit` this connector sends to `GET /api/v1/groups/{groupId}/users` (Okta's own
+/// default page size for that endpoint; the spec sets no maximum).
+pub const MAX_MEMBER_PAGE_SIZE: u32 = 1_000;
+/// Okta's maximum `limit` for every paged IGA list.
+pub const MAX_IGA_PAGE_SIZE: u32 = 200;
+
+/// The admin-console host of an Okta-hosted org (`contoso-admin.okta.com` for
+/// `contoso.okta.com`); `None` for a custom domain. Okta's IGA APIs put it in `next` links.
+pub fn admin_domain(org_domain: &str) -> Option<String> {
+    let (sub, rest) = org_domain.split_once('.')?;
+    let okta_hosted = [
+        "okta.com",
+        "oktapreview.com",
+        "okta-emea.com",
+        "okta-gov.com",
+        "okta.mil",
+    ];
+    okta_hosted
+        .contains(&rest)
+        .then(|| format!("{sub}-admin.{rest}"))
+}
+
+/// An Okta rate-limit bucket this connector uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Bucket {
+    /// `GET /api/v1/users` (list, filter, search).
+    Users,
+    /// `GET /api/v1/groups`.
+    Groups,
+    /// `/api/v1/groups/{groupId}` and below (member listings).
+    GroupById,
+    /// `GET /api/v1/apps` (resource discovery for IGA).
+    Apps,
+    /// `/governance/api/v1/*` (IGA lists, about 50 per minute).
+    IgaV1,
+    /// `/governance/api/v2/requests` (access requests, 30 per minute).
+    IgaRequests,
+    /// Other `/governance/api/v2/*` lists (catalog, request conditions and sequences).
+    IgaV2,
+}
+
+impl Bucket {
+    /// Every bucket, in a fixed order.
+    pub const ALL: [Bucket; 7] = [
+        Bucket::Users,
+        Bucket::Groups,
+        Bucket::GroupById,
+        Bucket::Apps,
+        Bucket::IgaV1,
+        Bucket::IgaRequests,
+        Bucket::IgaV2,
+    ];
+
+    /// Okta's name of the bucket (its endpoint pattern).
+    pub fn name(self) -> &'static str {
+        match self {
+            Bucket::Users => "/api/v1/users",
+            Bucket::Groups => "/api/v1/groups",
+            Bucket::GroupById => "/api/v1/groups/{id}",
+            Bucket::Apps => "/api/v1/apps",
+            Bucket::IgaV1 => "/governance/api/v1/*",
+            Bucket::IgaRequests => "/governance/api/v2/requests",
+            Bucket::IgaV2 => "/governance/api/v2/*",
+        }
+    }
+
+    /// The position in [`Bucket::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Which kind of resource per-resource IGA objects are read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+pub enum ResourceKind {
+    /// An app (`0oa…`).
+    #[serde(rename = "applications")]
+    Application,
+    /// A group (`00g…`).
+    #[serde(rename = "groups")]
+    Group,
+}
+
+impl ResourceKind {
+    /// The spelling in IGA filters and in scopes: `APPLICATION` or `GROUP`.
+    pub fn filter_value(self) -> &'static str {
+        match self {
+            ResourceKind::Application => "APPLICATION",
+            ResourceKind::Group => "GROUP",
+        }
+    }
+
+    /// The spelling in `Iga.ResourceTypes`: `applications` or `groups`.
+    pub fn config_value(self) -> &'static str {
+        match self {
+            ResourceKind::Application => "applications",
+            ResourceKind::Group => "groups",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_domains_only_for_okta_hosted_orgs() {
+        assert_eq!(
+            admin_domain("contoso.okta.com").as_deref(),
+            Some("contoso-admin.okta.com")
+        );
+        assert_eq!(admin_domain("login.contoso.com"), None);
+        assert_eq!(ResourceKind::Group.config_value(), "groups");
+        assert!(Bucket::ALL.iter().enumerate().all(|(i, b)| b.index() == i));
+    }
+}
