@@ -7,7 +7,9 @@
 //! size, and a slow sink slows the readers down. Per stage, order is kept: a group's
 //! `ScopeComplete` follows its last member, `User`'s follows the last user.
 //!
-//! The IGA stage (`iga/`) runs beside them in its own buckets and reports what it skipped
+//! The access stage (`access/`: apps, assignments, roles, factors, group rules) runs beside
+//! them, re-reading each enabled type completely. The IGA stage (`iga/`) runs beside them in
+//! its own buckets and reports what it skipped
 //! per object type; any other failure fails the run: the error is returned and no watermark
 //! with it.
 
@@ -74,11 +76,14 @@ pub async fn import(
         stages.users(batches.clone()),
         stages.groups(batches.clone(), group_ids),
         stages.members(batches.clone(), group_queue),
-        crate::iga::run(client, config, request.mode, &tel, batches),
+        futures::future::try_join(
+            crate::iga::run(client, config, request.mode, &tel, batches.clone()),
+            crate::access::run(client, config, request.mode, &tel, batches),
+        ),
         forward(received, sink, ctx),
     );
     let cancel = ctx.cancellation().clone();
-    let (users_date, groups_date, (), skipped, ()) = tokio::select! {
+    let (users_date, groups_date, (), (skipped, ()), ()) = tokio::select! {
         biased;
         () = cancel.cancelled() => return Err(cancelled()),
         r = work => r?,
@@ -181,7 +186,11 @@ impl Stages<'_> {
             let mut batch = Vec::with_capacity(page.items.len());
             let mut deletes = 0;
             for user in page.items {
-                let change = mapping::user::to_change(user, self.config.external_id)?;
+                let change = mapping::user::to_change(
+                    user,
+                    self.config.external_id,
+                    self.config.access.custom_attributes,
+                )?;
                 if let Change::Delete { .. } = change {
                     deletes += 1;
                 }

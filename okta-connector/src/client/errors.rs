@@ -125,7 +125,7 @@ pub fn http_error(
         ))
         .with_remediation(format!(
             "API tokens act with the roles of the administrator who created them. {} Then run the import again",
-            needed_role(req.bucket)
+            needed_role(req)
         )),
         400 if req.user_search_filter.is_some() => search_rejected(req, &parsed),
         404 => ConnectorError::not_found(format!(
@@ -191,7 +191,29 @@ fn redirected(headers: &HeaderMap, req: &RequestInfo<'_>) -> ConnectorError {
     .with_remediation("Set OrgDomain to the org's own Okta host (not a vanity URL that redirects)")
 }
 
-fn needed_role(bucket: Bucket) -> &'static str {
+/// What a 403 on `req` needs: the endpoint's own need for the access endpoints, else the
+/// bucket's.
+fn needed_role(req: &RequestInfo<'_>) -> &'static str {
+    let ep = req.endpoint;
+    if ep.contains("/roles") || ep.contains("/iam/") {
+        return "Reading admin role assignments needs the okta.roles.read scope (OAuth) and the Read-Only \
+                Administrator role or higher (a custom role cannot read role assignments).";
+    }
+    if ep.contains("/factors") {
+        return "Reading MFA factors needs the okta.users.read scope (OAuth) and the Read-Only Administrator role \
+                (or a custom admin role with okta.users.read over all users).";
+    }
+    if ep.contains("/groups/rules") {
+        return "Reading group rules needs the okta.groups.read scope (OAuth) and the Read-Only Administrator role.";
+    }
+    if ep.contains("/apps/{appId}") {
+        return "Reading app assignments needs the okta.apps.read scope (OAuth) and the Read-Only Administrator \
+                role (or a custom admin role with okta.apps.read over the apps).";
+    }
+    bucket_role(req.bucket)
+}
+
+fn bucket_role(bucket: Bucket) -> &'static str {
     match bucket {
         Bucket::Users => {
             "Reading users needs the Read-Only Administrator role (or a custom admin role with okta.users.read over all users)."
@@ -200,8 +222,12 @@ fn needed_role(bucket: Bucket) -> &'static str {
             "Reading groups and their members needs the Read-Only Administrator role (or a custom admin role with \
              okta.groups.read and okta.users.read over all groups and users)."
         }
-        Bucket::Apps => {
+        Bucket::Apps | Bucket::AppById => {
             "Listing apps needs the Read-Only Administrator role (or a custom admin role with okta.apps.read)."
+        }
+        Bucket::UserById | Bucket::Other => {
+            "This endpoint needs the Read-Only Administrator role (or a custom admin role with the matching read \
+             permission)."
         }
         Bucket::IgaV1 | Bucket::IgaRequests | Bucket::IgaV2 => {
             "Okta Identity Governance lists need the org's governance features and an administrator with the \

@@ -62,6 +62,28 @@ pub struct ConfigJson {
     /// Okta Identity Governance objects (off by default); see [`IgaJson`](super::iga::IgaJson).
     #[serde(default)]
     pub iga: super::iga::IgaJson,
+    /// Emit custom profile attributes as `custom.<name>` (default false).
+    #[serde(default)]
+    pub import_custom_attributes: bool,
+    /// Import `App` objects (default false).
+    #[serde(default)]
+    pub import_apps: bool,
+    /// Import `AppUser` and `AppGroup` objects (default false; reads the app list too).
+    #[serde(default)]
+    pub import_app_assignments: bool,
+    /// Import `RoleAssignment` objects (default false).
+    #[serde(default)]
+    pub import_roles: bool,
+    /// Import `UserFactor` objects (default false; one request per user).
+    #[serde(default)]
+    pub import_factors: bool,
+    /// Import `GroupRule` objects (default false).
+    #[serde(default)]
+    pub import_group_rules: bool,
+    /// Optional Okta `search` expression restricting which groups (and whose members) are
+    /// imported.
+    #[serde(default)]
+    pub group_search_filter: Option<String>,
 }
 
 mod defaults {

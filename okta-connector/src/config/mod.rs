@@ -10,6 +10,7 @@
 //! quotes any part of the authentication JSON's values. This module depends on the Okta facts
 //! ([`crate::okta`]) only.
 
+pub mod access;
 pub mod auth;
 pub mod iga;
 pub mod json;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use connector_api::{ConnectorError, Result, Settings};
 use url::Url;
 
+pub use access::AccessConfig;
 pub use auth::AuthSettings;
 pub use iga::{IgaConfig, IgaJson};
 pub use json::{ConfigJson, ExternalIdAttribute};
@@ -65,6 +67,8 @@ pub struct Config {
     pub time_scale: f64,
     /// What the IGA part of a run imports.
     pub iga: IgaConfig,
+    /// The access switches and `GroupSearchFilter`.
+    pub access: AccessConfig,
 }
 
 impl Config {
@@ -94,11 +98,17 @@ impl Config {
         check_ranges(&json)?;
         check_rates(&json, loopback)?;
         let iga = IgaConfig::validate(&json.iga)?;
-        if !(json.import_users || json.import_groups || json.import_memberships || iga.enabled) {
+        let access = AccessConfig::validate(&json)?;
+        if !(json.import_users
+            || json.import_groups
+            || json.import_memberships
+            || iga.enabled
+            || access.any())
+        {
             return Err(ConnectorError::invalid_config(
-                "ConfigJson: ImportUsers, ImportGroups and ImportMemberships are all false and Iga.Enabled is not set, so there is nothing to import",
+                "ConfigJson: ImportUsers, ImportGroups, ImportMemberships and every access switch (ImportApps, ImportAppAssignments, ImportRoles, ImportFactors, ImportGroupRules) are false and Iga.Enabled is not set, so there is nothing to import",
             )
-            .with_remediation("Set at least one of ImportUsers, ImportGroups, ImportMemberships or Iga.Enabled to true"));
+            .with_remediation("Set at least one of ImportUsers, ImportGroups, ImportMemberships, an access switch or Iga.Enabled to true"));
         }
         let user_search_filter = user_search_filter(json.user_search_filter.as_deref())?;
         Ok(Config {
@@ -122,6 +132,7 @@ impl Config {
             ),
             time_scale: json.simulator_time_scale,
             iga,
+            access,
         })
     }
 
@@ -220,18 +231,24 @@ fn check_rates(json: &ConfigJson, loopback: bool) -> Result<()> {
 
 /// The `UserSearchFilter`, trimmed; `None` when unset or blank.
 fn user_search_filter(raw: Option<&str>) -> Result<Option<String>> {
+    search_expression("UserSearchFilter", raw)
+}
+
+/// An Okta `search` expression setting (`UserSearchFilter`, `GroupSearchFilter`): trimmed,
+/// `None` when unset or blank, on one line and at most 2000 characters.
+fn search_expression(field: &str, raw: Option<&str>) -> Result<Option<String>> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(expr) => {
             if expr.chars().any(char::is_control) {
                 return Err(invalid(
-                    "UserSearchFilter",
+                    field,
                     "contains control characters (line breaks, tabs); write the expression on one line",
                 ));
             }
             if expr.len() > 2_000 {
                 return Err(invalid(
-                    "UserSearchFilter",
+                    field,
                     "is longer than 2000 characters; Okta rejects overly complex search expressions",
                 ));
             }

@@ -40,6 +40,11 @@ const RANKS: &[(&str, u8, &str)] = &[
         6,
         "the IGA part of a run: URLs, mapping, reading, check",
     ),
+    (
+        "access",
+        6,
+        "apps, assignments, admin roles, factors and group rules: reading and completion",
+    ),
     ("run", 7, "executes a plan"),
     ("crate", 8, "the connector, its factory and descriptor"),
 ];
