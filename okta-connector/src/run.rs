@@ -230,11 +230,12 @@ impl Stages<'_> {
         let Some(changed_after) = self.plan.groups else {
             return Ok(None);
         };
-        let mut pager = groups::pager(
-            self.client.http.origin(),
-            self.config.group_page_size,
-            changed_after,
-        );
+        let origin = self.client.http.origin();
+        let limit = self.config.group_page_size;
+        let mut pager = match &self.plan.group_search {
+            Some(expr) => groups::search_pager(origin, limit, expr, changed_after),
+            None => groups::pager(origin, limit, changed_after),
+        };
         let mut started_at = None;
         while let Some(page) = pager.next_page(self.client, self.tel).await? {
             if started_at.is_none() {
@@ -264,7 +265,7 @@ impl Stages<'_> {
         }
         drop(group_ids);
         if self.plan.emit_groups {
-            let complete = self.plan.completes_types();
+            let complete = self.plan.completes_group_types();
             if complete {
                 send(
                     &mut batches,
@@ -331,7 +332,7 @@ impl Stages<'_> {
             }
         }
         let mut batches = batches;
-        let complete = self.plan.completes_types();
+        let complete = self.plan.completes_group_types();
         if complete {
             send(
                 &mut batches,

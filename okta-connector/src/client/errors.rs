@@ -48,7 +48,8 @@ pub struct RequestInfo<'a> {
     pub bucket: Bucket,
     /// The org host.
     pub org: &'a str,
-    /// The operator's `UserSearchFilter`, when this request carries it.
+    /// The operator's `UserSearchFilter` (or, on the group listing, `GroupSearchFilter`),
+    /// when this request carries it.
     pub user_search_filter: Option<&'a str>,
 }
 
@@ -158,6 +159,15 @@ pub fn http_error(
 /// A 400 to a user search: the `UserSearchFilter` is not an expression Okta accepts.
 fn search_rejected(req: &RequestInfo<'_>, parsed: &OktaErrorBody) -> ConnectorError {
     let filter = req.user_search_filter.unwrap_or_default();
+    // The group listing carries GroupSearchFilter, every other listing UserSearchFilter.
+    let (setting, example) = if req.endpoint.starts_with("GET /api/v1/groups") {
+        (
+            "GroupSearchFilter",
+            "profile.name sw \"IM-\" or type eq \"OKTA_GROUP\"",
+        )
+    } else {
+        ("UserSearchFilter", "profile.department eq \"Engineering\"")
+    };
     let mut why = parsed
         .error_summary
         .clone()
@@ -167,13 +177,13 @@ fn search_rejected(req: &RequestInfo<'_>, parsed: &OktaErrorBody) -> ConnectorEr
         why = format!("{why}: {causes}");
     }
     ConnectorError::invalid_config(format!(
-        "Okta rejected UserSearchFilter \"{filter}\" ({why})"
+        "Okta rejected {setting} \"{filter}\" ({why})"
     ))
-    .with_remediation(
-        "Fix UserSearchFilter in ConfigJson. It must be an Okta search expression such as \
-         profile.department eq \"Engineering\"; property names are case sensitive, operators are eq, sw, co, \
-         gt, ge, lt, le combined with and/or, and string values are double-quoted",
-    )
+    .with_remediation(format!(
+        "Fix {setting} in ConfigJson. It must be an Okta search expression such as {example}; property names \
+         are case sensitive, operators are eq, sw, co, gt, ge, lt, le combined with and/or, and string values are \
+         double-quoted"
+    ))
 }
 
 /// A redirect: never followed, so the token never leaves the configured origin.

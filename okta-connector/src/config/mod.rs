@@ -461,6 +461,10 @@ mod tests {
                 "OrgDomain",
             ),
             (json!({"OrgDomain": "contoso.okta.com/api"}), "OrgDomain"),
+            (
+                json!({"OrgDomain": "contoso.okta.com", "GroupSearchFilter": "type eq\n\"OKTA_GROUP\""}),
+                "GroupSearchFilter",
+            ),
             (json!({"OrgDomain": "contoso.okta.com:443"}), "OrgDomain"),
             (json!({"OrgDomain": "admin@contoso.okta.com"}), "OrgDomain"),
             (json!({"OrgDomain": "contoso-admin.okta.com"}), "OrgDomain"),

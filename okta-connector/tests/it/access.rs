@@ -266,3 +266,92 @@ async fn delta_picks_up_exactly_one_change_of_each() {
         "Renamed by the delta test"
     );
 }
+
+#[tokio::test]
+async fn group_search_filter_completes_only_the_filtered_groups() {
+    let sim = start(spec(), |_| {}).await;
+    let filter = "type eq \"APP_GROUP\"";
+    let in_filter: BTreeSet<String> = sim
+        .groups()
+        .iter()
+        .filter(|g| g["type"] == "APP_GROUP")
+        .map(|g| s(&g["id"]))
+        .collect();
+    let outside: BTreeSet<String> = sim
+        .groups()
+        .iter()
+        .map(|g| s(&g["id"]))
+        .filter(|g| !in_filter.contains(g))
+        .collect();
+    assert!(!in_filter.is_empty() && !outside.is_empty());
+
+    // An earlier unfiltered run stored every group.
+    let mut replica = Replica::default();
+    replica.apply(&full(&*connector(&sim, json!({}))).await);
+    let conn = connector(&sim, json!({"GroupSearchFilter": filter}));
+    let run = full(&*conn).await;
+    assert_eq!(run.upserted("Group"), in_filter);
+    let members: BTreeSet<String> = sim
+        .memberships()
+        .into_iter()
+        .filter(|(g, _)| in_filter.contains(g))
+        .map(|(g, u)| format!("{g}:{u}"))
+        .collect();
+    assert_eq!(run.upserted("GroupMember"), members);
+    let completed = run.completed();
+    assert!(!completed.contains(&connector_api::Scope::whole("Group")));
+    assert!(!completed.contains(&connector_api::Scope::whole("GroupMember")));
+    for g in &in_filter {
+        assert!(completed.contains(&connector_api::Scope::within("GroupMember", g.clone())));
+    }
+    // Groups outside the filter, and their members, stay stored.
+    replica.apply(&run);
+    for g in &outside {
+        assert!(
+            replica
+                .objects
+                .contains_key(&("Group".to_owned(), g.clone())),
+            "{g} kept"
+        );
+    }
+    assert!(replica.objects.keys().any(|(t, id)| t == "GroupMember" && outside.iter().any(|g| id.starts_with(g.as_str()))));
+
+    // A delta sees member changes inside the filter only.
+    let user = s(&sim.users()[0]["id"]);
+    let g_in = in_filter
+        .iter()
+        .find(|g| !sim.group_member_ids(g).contains(&user))
+        .unwrap()
+        .clone();
+    let g_out = outside
+        .iter()
+        .find(|g| !sim.group_member_ids(g).contains(&user) && **g != sim.everyone_group_id())
+        .unwrap()
+        .clone();
+    assert!(sim.add_member(&g_in, &user) && sim.add_member(&g_out, &user));
+    let second = delta(&*conn, &run).await;
+    let got = second.upserted("GroupMember");
+    assert!(got.contains(&format!("{g_in}:{user}")));
+    assert!(
+        !got.iter().any(|m| m.starts_with(g_out.as_str())),
+        "{got:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_group_search_filter_is_a_configuration_error() {
+    let sim = start(OrgSpec::tiny(), |_| {}).await;
+    let conn = connector(
+        &sim,
+        json!({"GroupSearchFilter": "profile.name zz \"IM-\""}),
+    );
+    let run = crate::support::import(&*conn, connector_api::ImportRequest::full()).await;
+    let err = run.result.as_ref().expect_err("the run must fail");
+    assert_eq!(err.kind(), connector_api::ErrorKind::InvalidConfig, "{err}");
+    assert!(
+        err.message().contains("Okta rejected GroupSearchFilter"),
+        "{err}"
+    );
+    assert!(err.remediation().unwrap().contains("Fix GroupSearchFilter"));
+    assert_eq!(err.vendor().unwrap().code.as_deref(), Some("E0000031"));
+}
