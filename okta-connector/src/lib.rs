@@ -211,6 +211,7 @@ impl Connector for OktaConnector {
                 );
             }
         }
+        access::check::check(&self.client, &self.config, &tel, &mut report).await?;
         iga::check::check(&self.client, &self.config, &tel, &mut report).await?;
         if self.config.rate_limit_share > 0.5 {
             report.warnings.push(format!(

@@ -19,6 +19,7 @@
 //! switch that caused the read.
 
 mod apps;
+pub mod check;
 mod factors;
 mod roles;
 

@@ -355,3 +355,31 @@ async fn an_invalid_group_search_filter_is_a_configuration_error() {
     assert!(err.remediation().unwrap().contains("Fix GroupSearchFilter"));
     assert_eq!(err.vendor().unwrap().code.as_deref(), Some("E0000031"));
 }
+
+#[tokio::test]
+async fn check_probes_every_switch_and_the_group_filter() {
+    let sim = start(OrgSpec::tiny(), |_| {}).await;
+    let mut config = every_switch();
+    config["GroupSearchFilter"] = json!("type eq \"OKTA_GROUP\"");
+    let conn = connector(&sim, config);
+    let (ctx, _) = connector_api::Context::for_tests();
+    let report = conn.check(&ctx).await.expect("check passes");
+    for want in [
+        "GroupSearchFilter",
+        "GET /api/v1/apps",
+        "GET /api/v1/iam/assignees/users",
+        "/factors",
+        "GET /api/v1/groups/rules",
+    ] {
+        assert!(
+            report.checks.iter().any(|c| c.contains(want)),
+            "{want}: {report:?}"
+        );
+    }
+    let bad = connector(&sim, json!({"GroupSearchFilter": "profile.name zz \"x\""}));
+    let err = bad
+        .check(&ctx)
+        .await
+        .expect_err("a rejected filter fails check");
+    assert_eq!(err.kind(), connector_api::ErrorKind::InvalidConfig, "{err}");
+}
