@@ -1,5 +1,6 @@
-//! Read-only Okta connector: Users, Groups and GroupMembers, full and delta, rate-limit aware,
-//! plus Okta Identity Governance objects (`Iga*` types, off by default).
+//! Read-only Okta connector: Users, Groups and GroupMembers, full and delta, rate-limit aware;
+//! apps, app assignments, admin roles, MFA factors and group rules (off by default); plus Okta
+//! Identity Governance objects (`Iga*` types, off by default).
 //!
 //! Create instances with [`OktaConnectorFactory`] (or load the `cdylib`); configuration and
 //! behaviour are documented for operators in `docs/okta-connector.md`.
@@ -11,6 +12,7 @@
 //! | how is a request authenticated (API token; OAuth 2.0 service app with DPoP)? | `auth/` |
 //! | what does a full / delta run fetch? | `plan.rs` (decisions), `run.rs` (execution) |
 //! | what does the IGA part of a run read, complete, skip? | `iga/`, `config/iga.rs` |
+//! | how are apps, assignments, roles, factors and group rules read and completed? | `access/`, `config/access.rs` |
 //! | how is a page requested, paged, paced, retried? | `client/` |
 //! | which query does each core endpoint get? | `endpoints/` |
 //! | how does Okta JSON become objects? | `mapping/` (core), `iga/mapping.rs` |
@@ -25,6 +27,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
+mod access;
 mod auth;
 mod client;
 pub mod clock;
@@ -115,6 +118,7 @@ fn descriptor_base() -> Descriptor {
                 )
                 .with_scoped(true),
         ])
+        .with_object_types(access::object_types())
         .with_object_types(iga::mapping::object_types())
 }
 
@@ -254,6 +258,7 @@ impl Connector for OktaConnector {
         if core && self.config.delta_source == config::DeltaSource::SystemLog {
             report.checks.push(syslog::probe(&self.client, &tel).await?);
         }
+        access::check::check(&self.client, &self.config, &tel, &mut report).await?;
         iga::check::check(&self.client, &self.config, &tel, &mut report).await?;
         report.warnings.extend(config_warnings(&self.config));
         Ok(report)

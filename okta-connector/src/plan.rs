@@ -12,7 +12,10 @@
 //! (`syslog/`, applied in `run.rs`).
 //!
 //! DEPROVISIONED users become deletes in both. `UserSearchFilter` moves the user listing from
-//! `filter` to `search` (see [`crate::endpoints::users`]).
+//! `filter` to `search` (see [`crate::endpoints::users`]); `GroupSearchFilter` does the same
+//! for the group listing, and then a full run completes only the groups it read — each
+//! group's member scope — never the whole `Group` or `GroupMember` type, so no group outside
+//! the filter (nor its members) is ever deleted.
 
 use chrono::{DateTime, Utc};
 use connector_api::{ConnectorError, ImportMode, ImportRequest, Result};
@@ -47,6 +50,8 @@ pub struct Plan {
     pub emit_groups: bool,
     /// Which groups' members are read.
     pub members: MemberPlan,
+    /// The operator's `GroupSearchFilter`, if any.
+    pub group_search: Option<String>,
     /// The watermark the run started from (empty for full runs).
     pub previous: OktaWatermark,
     /// Where a System Log delta reads the log from (`None`: full runs and `LastUpdated`).
@@ -98,6 +103,7 @@ impl Plan {
                 (true, None) => MemberPlan::EveryGroup,
                 (true, Some(t)) => MemberPlan::ChangedAfter(t),
             },
+            group_search: config.access.group_search_filter.clone(),
             previous,
             log_since,
         })
@@ -106,6 +112,12 @@ impl Plan {
     /// Whether whole types may be marked complete (full runs only).
     pub fn completes_types(&self) -> bool {
         self.mode == ImportMode::Full
+    }
+
+    /// Whether the whole `Group` and `GroupMember` types may be marked complete: full runs
+    /// without a `GroupSearchFilter`.
+    pub fn completes_group_types(&self) -> bool {
+        self.completes_types() && self.group_search.is_none()
     }
 
     /// Whether the members of `group` are read in this run.
@@ -156,6 +168,9 @@ impl Plan {
         if let Some(q) = &self.users {
             let (name, value) = q.parameter();
             parts.push(format!("users ({name}={value})"));
+        }
+        if let Some(expr) = &self.group_search {
+            parts.push(format!("groups matching GroupSearchFilter {expr}"));
         }
         match (self.groups, self.emit_groups) {
             (Some(None), true) => parts.push("all groups".to_owned()),

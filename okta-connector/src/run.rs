@@ -11,7 +11,9 @@
 //! groups' member lists are read, and its changes go to the sink after the stages, leaving out
 //! the groups whose member lists were read in full.
 //!
-//! The IGA stage (`iga/`) runs beside them in its own buckets and reports what it skipped
+//! The access stage (`access/`: apps, assignments, roles, factors, group rules) runs beside
+//! them, re-reading each enabled type completely. The IGA stage (`iga/`) runs beside them in
+//! its own buckets and reports what it skipped
 //! per object type; any other failure fails the run: the error is returned and no watermark
 //! with it.
 
@@ -91,10 +93,13 @@ pub async fn import(
         stages.users(batches.clone()),
         stages.groups(batches.clone(), group_ids),
         stages.members(batches.clone(), group_queue),
-        crate::iga::run(client, config, request.mode, &tel, batches),
+        futures::future::try_join(
+            crate::iga::run(client, config, request.mode, &tel, batches.clone()),
+            crate::access::run(client, config, request.mode, &tel, batches),
+        ),
         forward(received, sink, ctx),
     );
-    let (users_date, (groups_date, read_in_full), (), skipped, ()) = tokio::select! {
+    let (users_date, (groups_date, read_in_full), (), (skipped, ()), ()) = tokio::select! {
         biased;
         () = cancel.cancelled() => return Err(cancelled()),
         r = work => r?,
@@ -271,7 +276,11 @@ impl Stages<'_> {
             let mut batch = Vec::with_capacity(page.items.len());
             let mut deletes = 0;
             for user in page.items {
-                let change = mapping::user::to_change(user, self.config.external_id)?;
+                let change = mapping::user::to_change(
+                    user,
+                    self.config.external_id,
+                    self.config.access.custom_attributes,
+                )?;
                 if let Change::Delete { .. } = change {
                     deletes += 1;
                 }
@@ -319,11 +328,12 @@ impl Stages<'_> {
         let Some(changed_after) = self.plan.groups else {
             return Ok((None, queued));
         };
-        let mut pager = groups::pager(
-            self.client.http.origin(),
-            self.config.group_page_size,
-            changed_after,
-        );
+        let origin = self.client.http.origin();
+        let limit = self.config.group_page_size;
+        let mut pager = match &self.plan.group_search {
+            Some(expr) => groups::search_pager(origin, limit, expr, changed_after),
+            None => groups::pager(origin, limit, changed_after),
+        };
         let mut started_at = None;
         while let Some(page) = pager.next_page(self.client, self.tel).await? {
             if started_at.is_none() {
@@ -354,7 +364,7 @@ impl Stages<'_> {
         }
         drop(group_ids);
         if self.plan.emit_groups {
-            let complete = self.plan.completes_types();
+            let complete = self.plan.completes_group_types();
             if complete {
                 send(
                     &mut batches,
@@ -421,7 +431,7 @@ impl Stages<'_> {
             }
         }
         let mut batches = batches;
-        let complete = self.plan.completes_types();
+        let complete = self.plan.completes_group_types();
         if complete {
             send(
                 &mut batches,

@@ -156,6 +156,49 @@ impl Event for RunStarted<'_> {
     }
 }
 
+/// The `X-Rate-Limit-Limit`, `-Remaining` and `-Reset` headers of one response, as every page
+/// record and every rate-limit record logs them (operators read them there).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateSeen {
+    /// `X-Rate-Limit-Limit`.
+    pub limit: Option<u32>,
+    /// `X-Rate-Limit-Remaining`.
+    pub remaining: Option<u32>,
+    /// `X-Rate-Limit-Reset` (epoch seconds, server clock).
+    pub reset: Option<i64>,
+}
+
+impl RateSeen {
+    /// `X-Rate-Limit-Limit=600 X-Rate-Limit-Remaining=12 X-Rate-Limit-Reset=1795428060` (`-`
+    /// for a header the response did not carry).
+    pub fn text(&self) -> String {
+        fn v<T: std::fmt::Display>(x: Option<T>) -> String {
+            x.map_or_else(|| "-".to_owned(), |x| x.to_string())
+        }
+        format!(
+            "X-Rate-Limit-Limit={} X-Rate-Limit-Remaining={} X-Rate-Limit-Reset={}",
+            v(self.limit),
+            v(self.remaining),
+            v(self.reset)
+        )
+    }
+
+    /// The record with `rate_limit_limit`, `rate_limit_remaining` and `rate_limit_reset`
+    /// fields for the headers that were present.
+    fn fields(&self, mut r: LogRecord) -> LogRecord {
+        if let Some(l) = self.limit {
+            r = r.field("rate_limit_limit", l);
+        }
+        if let Some(x) = self.remaining {
+            r = r.field("rate_limit_remaining", x);
+        }
+        if let Some(x) = self.reset {
+            r = r.field("rate_limit_reset", x);
+        }
+        r
+    }
+}
+
 /// One page of a list endpoint was read.
 #[derive(Debug)]
 pub struct PageFetched<'a> {
@@ -169,25 +212,29 @@ pub struct PageFetched<'a> {
     pub objects: usize,
     /// Time from the first attempt to the decoded page (waits included).
     pub elapsed: Duration,
+    /// The page's rate-limit headers.
+    pub rate: RateSeen,
 }
 
 impl Event for PageFetched<'_> {
     fn record(&self) -> LogRecord {
-        let mut r = LogRecord::new(
+        let r = LogRecord::new(
             Level::Debug,
             "page_fetched",
             format!(
-                "{} page {}: {} objects in {} ms",
+                "{} page {}: {} objects in {} ms ({})",
                 self.endpoint,
                 self.page,
                 self.objects,
-                ms(self.elapsed)
+                ms(self.elapsed),
+                self.rate.text()
             ),
         )
         .field("endpoint", self.endpoint)
         .field("page", self.page)
         .field("objects", self.objects)
         .field("elapsed_ms", ms(self.elapsed));
+        let mut r = self.rate.fields(r);
         if let Some(g) = self.group {
             r = r.field("group", g);
         }
@@ -208,34 +255,27 @@ pub struct RateLimitWait<'a> {
     pub wait: Duration,
     /// `budget` (our share is used up until the window resets), `429` or `concurrency`.
     pub reason: &'a str,
-    /// `X-Rate-Limit-Limit` of the bucket, when known.
-    pub limit: Option<u32>,
-    /// `X-Rate-Limit-Remaining` last seen, when known.
-    pub remaining: Option<u32>,
+    /// The bucket's `X-Rate-Limit-*` headers last seen.
+    pub rate: RateSeen,
 }
 
 impl Event for RateLimitWait<'_> {
     fn record(&self) -> LogRecord {
-        let mut r = LogRecord::new(
+        let r = LogRecord::new(
             Level::Info,
             "rate_limit_wait",
             format!(
-                "waiting {} ms for the {} rate-limit bucket ({})",
+                "waiting {} ms for the {} rate-limit bucket ({}; {})",
                 ms(self.wait),
                 self.bucket,
-                self.reason
+                self.reason,
+                self.rate.text()
             ),
         )
         .field("bucket", self.bucket)
         .field("wait_ms", ms(self.wait))
         .field("reason", self.reason);
-        if let Some(l) = self.limit {
-            r = r.field("limit", l);
-        }
-        if let Some(rem) = self.remaining {
-            r = r.field("remaining", rem);
-        }
-        r
+        self.rate.fields(r)
     }
 
     fn count(&self, c: &Counters) {
@@ -257,15 +297,21 @@ pub struct RetryScheduled<'a> {
     pub reason: &'a str,
     /// Wait before the retry (real time).
     pub wait: Duration,
+    /// The failed response's `X-Rate-Limit-*` headers (`None` when there was no response).
+    pub rate: Option<RateSeen>,
 }
 
 impl Event for RetryScheduled<'_> {
     fn record(&self) -> LogRecord {
-        LogRecord::new(
+        let headers = self
+            .rate
+            .map(|r| format!(" ({})", r.text()))
+            .unwrap_or_default();
+        let r = LogRecord::new(
             Level::Warn,
             "retry",
             format!(
-                "{}: {}; retry {}/{} in {} ms",
+                "{}: {}{headers}; retry {}/{} in {} ms",
                 self.endpoint,
                 self.reason,
                 self.retry,
@@ -277,7 +323,11 @@ impl Event for RetryScheduled<'_> {
         .field("retry", self.retry)
         .field("max_retries", self.max_retries)
         .field("reason", self.reason)
-        .field("wait_ms", ms(self.wait))
+        .field("wait_ms", ms(self.wait));
+        match &self.rate {
+            Some(rate) => rate.fields(r),
+            None => r,
+        }
     }
 
     fn count(&self, c: &Counters) {
@@ -305,20 +355,25 @@ pub struct ConcurrencyReduced {
     pub from: usize,
     /// Requests in flight allowed now.
     pub to: usize,
+    /// The 429's `X-Rate-Limit-*` headers.
+    pub rate: RateSeen,
 }
 
 impl Event for ConcurrencyReduced {
     fn record(&self) -> LogRecord {
-        LogRecord::new(
+        let r = LogRecord::new(
             Level::Warn,
             "concurrency_reduced",
             format!(
-                "Okta's concurrency limit was reached; requests in flight lowered from {} to {}",
-                self.from, self.to
+                "Okta's concurrency limit was reached ({}); requests in flight lowered from {} to {}",
+                self.rate.text(),
+                self.from,
+                self.to
             ),
         )
         .field("from", self.from)
-        .field("to", self.to)
+        .field("to", self.to);
+        self.rate.fields(r)
     }
 }
 
@@ -515,13 +570,21 @@ mod tests {
             page: 1,
             objects: 200,
             elapsed: Duration::from_millis(12),
+            rate: RateSeen {
+                limit: Some(600),
+                remaining: Some(599),
+                reset: Some(1_795_428_060),
+            },
         });
         tel.emit(&RateLimitWait {
             bucket: "/api/v1/users",
             wait: Duration::from_millis(1500),
             reason: "budget",
-            limit: Some(600),
-            remaining: Some(300),
+            rate: RateSeen {
+                limit: Some(600),
+                remaining: Some(300),
+                reset: Some(1_795_428_060),
+            },
         });
         tel.count_request();
         tel.count_objects("User", 199, 1);
@@ -538,5 +601,19 @@ mod tests {
         assert_eq!(recs[1].event, "rate_limit_wait");
         assert_eq!(recs[1].fields["wait_ms"], 1500);
         assert_eq!(recs[1].level, Level::Info);
+        // The X-Rate-Limit-* headers are in the page's debug record and in the wait record.
+        for (rec, remaining) in [(&recs[0], 599), (&recs[1], 300)] {
+            assert_eq!(rec.fields["rate_limit_limit"], 600);
+            assert_eq!(rec.fields["rate_limit_remaining"], remaining);
+            assert_eq!(rec.fields["rate_limit_reset"], 1_795_428_060);
+            assert!(
+                rec.message.contains(&format!(
+                    "X-Rate-Limit-Limit=600 X-Rate-Limit-Remaining={remaining} X-Rate-Limit-Reset=1795428060"
+                )),
+                "{}",
+                rec.message
+            );
+        }
+        assert_eq!(recs[0].level, Level::Debug);
     }
 }

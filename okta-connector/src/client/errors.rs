@@ -48,7 +48,8 @@ pub struct RequestInfo<'a> {
     pub bucket: Bucket,
     /// The org host.
     pub org: &'a str,
-    /// The operator's `UserSearchFilter`, when this request carries it.
+    /// The operator's `UserSearchFilter` (or, on the group listing, `GroupSearchFilter`),
+    /// when this request carries it.
     pub user_search_filter: Option<&'a str>,
 }
 
@@ -118,29 +119,16 @@ pub fn http_error(
         .with_remediation(
             "The org's edition or the token's admin lacks this feature; ask the Okta super administrator to enable it",
         ),
-        401 => ConnectorError::unauthenticated(format!(
-            "Okta rejected the API token for {org} ({ep})"
-        ))
-        .with_remediation(
-            "Okta API tokens expire after 30 days without use, can be revoked, and stop working when the administrator \
-             who created them is deactivated. Create a new token under Security → API → Tokens (signed in as an \
-             administrator with the Read-Only Administrator role) and store it as this connector's ApiKey secret",
-        ),
+        401 => token_rejected(org, ep),
         403 => ConnectorError::permission_denied(format!(
             "the API token may not call {ep} on {org}"
         ))
         .with_remediation(format!(
             "API tokens act with the roles of the administrator who created them. {} Then run the import again",
-            needed_role(req.bucket)
+            needed_for(req)
         )),
         400 if req.user_search_filter.is_some() => search_rejected(req, &parsed),
-        400 if req.bucket == Bucket::Logs => ConnectorError::watermark_expired(format!(
-            "{org} refused the System Log read from the watermark's log cursor ({})",
-            parsed.error_summary.as_deref().unwrap_or("invalid since")
-        ))
-        .with_remediation(
-            "The System Log keeps 90 days: the watermark is older than that, so a delta run would miss changes.              Run a full import (host import --mode auto does so on its own)",
-        ),
+        400 if req.bucket == Bucket::Logs => log_cursor_refused(org, &parsed),
         404 => ConnectorError::not_found(format!(
             "{org} answered 404 Not Found for {ep}"
         ))
@@ -166,6 +154,29 @@ pub fn http_error(
         )),
     };
     err.with_vendor(details)
+}
+
+/// A 401 that is not "feature not enabled": the API token is not (or no longer) valid.
+fn token_rejected(org: &str, ep: &str) -> ConnectorError {
+    ConnectorError::unauthenticated(format!("Okta rejected the API token for {org} ({ep})"))
+        .with_remediation(
+            "Okta API tokens expire after 30 days without use, can be revoked, and stop working when the administrator \
+             who created them is deactivated. Create a new token under Security → API → Tokens (signed in as an \
+             administrator with the Read-Only Administrator role) and store it as this connector's ApiKey secret",
+        )
+}
+
+/// A 400 on the System Log: the `since` from the watermark's log cursor is refused (older
+/// than the log's retention), so a delta would miss changes.
+fn log_cursor_refused(org: &str, parsed: &OktaErrorBody) -> ConnectorError {
+    ConnectorError::watermark_expired(format!(
+        "{org} refused the System Log read from the watermark's log cursor ({})",
+        parsed.error_summary.as_deref().unwrap_or("invalid since")
+    ))
+    .with_remediation(
+        "The System Log keeps 90 days: the watermark is older than that, so a delta run would miss changes. \
+         Run a full import (host import --mode auto does so on its own)",
+    )
 }
 
 /// The scope a `403` names in `WWW-Authenticate: … error="insufficient_scope", scope="…"`
@@ -231,6 +242,15 @@ fn missing_scope(scope: &str, req: &RequestInfo<'_>) -> ConnectorError {
 /// A 400 to a user search: the `UserSearchFilter` is not an expression Okta accepts.
 fn search_rejected(req: &RequestInfo<'_>, parsed: &OktaErrorBody) -> ConnectorError {
     let filter = req.user_search_filter.unwrap_or_default();
+    // The group listing carries GroupSearchFilter, every other listing UserSearchFilter.
+    let (setting, example) = if req.endpoint.starts_with("GET /api/v1/groups") {
+        (
+            "GroupSearchFilter",
+            "profile.name sw \"IM-\" or type eq \"OKTA_GROUP\"",
+        )
+    } else {
+        ("UserSearchFilter", "profile.department eq \"Engineering\"")
+    };
     let mut why = parsed
         .error_summary
         .clone()
@@ -240,13 +260,13 @@ fn search_rejected(req: &RequestInfo<'_>, parsed: &OktaErrorBody) -> ConnectorEr
         why = format!("{why}: {causes}");
     }
     ConnectorError::invalid_config(format!(
-        "Okta rejected UserSearchFilter \"{filter}\" ({why})"
+        "Okta rejected {setting} \"{filter}\" ({why})"
     ))
-    .with_remediation(
-        "Fix UserSearchFilter in ConfigJson. It must be an Okta search expression such as \
-         profile.department eq \"Engineering\"; property names are case sensitive, operators are eq, sw, co, \
-         gt, ge, lt, le combined with and/or, and string values are double-quoted",
-    )
+    .with_remediation(format!(
+        "Fix {setting} in ConfigJson. It must be an Okta search expression such as {example}; property names \
+         are case sensitive, operators are eq, sw, co, gt, ge, lt, le combined with and/or, and string values are \
+         double-quoted"
+    ))
 }
 
 /// A redirect: never followed, so the token never leaves the configured origin.
@@ -264,6 +284,28 @@ fn redirected(headers: &HeaderMap, req: &RequestInfo<'_>) -> ConnectorError {
     .with_remediation("Set OrgDomain to the org's own Okta host (not a vanity URL that redirects)")
 }
 
+/// What a 403 on `req` needs: the endpoint's own need for the access endpoints, else the
+/// bucket's.
+fn needed_for(req: &RequestInfo<'_>) -> &'static str {
+    let ep = req.endpoint;
+    if ep.contains("/roles") || ep.contains("/iam/") {
+        return "Reading admin role assignments needs the okta.roles.read scope (OAuth) and the Read-Only \
+                Administrator role or higher (a custom role cannot read role assignments).";
+    }
+    if ep.contains("/factors") {
+        return "Reading MFA factors needs the okta.users.read scope (OAuth) and the Read-Only Administrator role \
+                (or a custom admin role with okta.users.read over all users).";
+    }
+    if ep.contains("/groups/rules") {
+        return "Reading group rules needs the okta.groups.read scope (OAuth) and the Read-Only Administrator role.";
+    }
+    if ep.contains("/apps/{appId}") {
+        return "Reading app assignments needs the okta.apps.read scope (OAuth) and the Read-Only Administrator \
+                role (or a custom admin role with okta.apps.read over the apps).";
+    }
+    needed_role(req.bucket)
+}
+
 /// What an administrator needs to call endpoints of `bucket`, for remediation texts.
 pub fn needed_role(bucket: Bucket) -> &'static str {
     match bucket {
@@ -274,16 +316,17 @@ pub fn needed_role(bucket: Bucket) -> &'static str {
             "Reading groups and their members needs the Read-Only Administrator role (or a custom admin role with \
              okta.groups.read and okta.users.read over all groups and users)."
         }
-        Bucket::Apps => {
+        Bucket::Apps | Bucket::AppById => {
             "Listing apps needs the Read-Only Administrator role (or a custom admin role with okta.apps.read)."
+        }
+        Bucket::UserById | Bucket::Other => {
+            "This endpoint needs the Read-Only Administrator role (or a custom admin role with the matching read \
+             permission)."
         }
         Bucket::Logs => {
             "A delta run with DeltaSource \"SystemLog\" reads the System Log: grant the Read-Only Administrator role \
              (OAuth: the scope okta.logs.read), or set DeltaSource to \"LastUpdated\" in ConfigJson (hard deletes then \
              wait for the next full run)."
-        }
-        Bucket::UserById => {
-            "Reading one user needs the Read-Only Administrator role (or a custom admin role with okta.users.read)."
         }
         Bucket::UserWrites => {
             "Creating, updating and deactivating users needs an administrator role that may manage users (User \

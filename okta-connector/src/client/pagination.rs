@@ -218,6 +218,7 @@ impl<T: DeserializeOwned> Pager<T> {
                 .iter()
                 .filter_map(|v| v.to_str().ok()),
         );
+        let rate = super::rate_limit::RateHeaders::from_headers(&fetched.headers).seen();
         let (items, body_next) = fetched.value;
         self.follow(client, tel, url, body_next.or(links.next), items.is_empty())
             .await?;
@@ -231,6 +232,7 @@ impl<T: DeserializeOwned> Pager<T> {
                 .now()
                 .saturating_duration_since(started)
                 .max(Duration::ZERO),
+            rate,
         });
         Ok(Some(Page { items, date }))
     }
@@ -307,6 +309,7 @@ impl<T: DeserializeOwned> Pager<T> {
             max_retries: max,
             reason: "an empty page with a next link to another page",
             wait,
+            rate: None,
         });
         let cancel = tel.context().cancellation().clone();
         tokio::select! {
@@ -343,9 +346,10 @@ impl<T: DeserializeOwned> Pager<T> {
     }
 }
 
-/// An IGA list page.
+/// An IGA list page (or `/api/v1/iam/assignees/users`, which calls its list `value`).
 #[derive(serde::Deserialize)]
 struct Envelope<T> {
+    #[serde(alias = "value")]
     data: Vec<T>,
     #[serde(default, rename = "_links")]
     underscore_links: Option<EnvelopeLinks>,

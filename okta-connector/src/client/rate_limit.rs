@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::okta::Bucket;
-use crate::telemetry::{RateLimitWait, RunTelemetry};
+use crate::telemetry::{RateLimitWait, RateSeen, RunTelemetry};
 
 /// The rate-limit related headers of one response.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,6 +42,15 @@ pub struct RateHeaders {
 }
 
 impl RateHeaders {
+    /// The `X-Rate-Limit-*` part, as logged.
+    pub fn seen(&self) -> RateSeen {
+        RateSeen {
+            limit: self.limit,
+            remaining: self.remaining,
+            reset: self.reset,
+        }
+    }
+
     /// Reads the headers. A header sent twice (Okta does that) or comma-joined counts
     /// conservatively: the smallest limit and remaining, the latest reset.
     pub fn from_headers(headers: &HeaderMap) -> Self {
@@ -112,18 +121,17 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
 /// The metrics hook: told about every wait the pacer decides, before it starts.
 pub trait PacingHook: Send + Sync {
     /// The pacer is about to sleep `wait` (real time) before using `bucket`.
-    fn waiting(&self, bucket: Bucket, wait: Duration, limit: u32, remaining: u32);
+    fn waiting(&self, bucket: Bucket, wait: Duration, rate: RateSeen);
 }
 
 /// The pacer's metrics hook: every budget wait becomes a [`RateLimitWait`] record.
 impl PacingHook for RunTelemetry {
-    fn waiting(&self, bucket: Bucket, wait: Duration, limit: u32, remaining: u32) {
+    fn waiting(&self, bucket: Bucket, wait: Duration, rate: RateSeen) {
         self.emit(&RateLimitWait {
             bucket: bucket.name(),
             wait,
             reason: "budget",
-            limit: Some(limit),
-            remaining: Some(remaining),
+            rate,
         });
     }
 }
@@ -202,7 +210,12 @@ impl Pacer {
                 }
                 Decision::AwaitResponses => changed.await,
                 Decision::Sleep(wait, w) => {
-                    hook.waiting(bucket, wait, w.limit, w.remaining);
+                    let rate = RateSeen {
+                        limit: Some(w.limit),
+                        remaining: Some(w.remaining),
+                        reset: Some(w.reset),
+                    };
+                    hook.waiting(bucket, wait, rate);
                     self.clock.sleep(wait).await;
                 }
             }
@@ -431,7 +444,7 @@ mod tests {
     struct Waits(Mutex<Vec<(Bucket, Duration)>>);
 
     impl PacingHook for Waits {
-        fn waiting(&self, bucket: Bucket, wait: Duration, _limit: u32, _remaining: u32) {
+        fn waiting(&self, bucket: Bucket, wait: Duration, _rate: RateSeen) {
             self.0.lock().unwrap().push((bucket, wait));
         }
     }

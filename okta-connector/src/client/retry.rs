@@ -7,7 +7,10 @@
 //!   flight ([`ConcurrencyGate::reduce`](super::rate_limit::ConcurrencyGate::reduce)) and retry
 //!   after a back-off.
 //! * 500/502/503/504, timeouts, dropped connections, truncated or undecodable bodies: capped
-//!   exponential back-off with jitter (a proxy's `Retry-After` on a 5xx wins, within the cap).
+//!   exponential back-off with jitter (a proxy's `Retry-After` on a 5xx wins).
+//! * A `Retry-After` (on a 429 or a 5xx) longer than `MaxBackoffSeconds` is an error at once,
+//!   never clamped and retried early: the server said when it will answer again. Waiting for
+//!   `X-Rate-Limit-Reset` inside Okta's one-minute window is pacing, not back-off, and stays.
 //! * Anything else (401, 403, 404, 400…) fails at once with a classified error.
 //!
 //! After `MaxRetries` retries the request fails, and with it the run (RateLimited or
@@ -74,6 +77,8 @@ pub enum Step {
     },
     /// Stop: the failure is final.
     GiveUp,
+    /// Stop: the server's `Retry-After` (server time) is longer than `MaxBackoffSeconds`.
+    RetryAfterTooLong(Duration),
 }
 
 impl RetryPolicy {
@@ -94,6 +99,12 @@ impl RetryPolicy {
 
     /// What to do after `failure`, when `retries_done` retries were already made.
     pub fn step(&self, failure: &Failure, retries_done: u32) -> Step {
+        if let Failure::Status { rate, .. } = failure
+            && let Some(ra) = rate.retry_after
+            && ra > self.max_backoff
+        {
+            return Step::RetryAfterTooLong(ra);
+        }
         if retries_done >= self.max_retries {
             return Step::GiveUp;
         }
@@ -124,9 +135,10 @@ impl RetryPolicy {
                 }
             }
             Failure::Status { status, rate } if is_retryable_status(*status) => Step::Retry {
-                // A proxy's Retry-After on a 503 wins over the back-off, within its cap.
+                // A proxy's Retry-After on a 503 wins over the back-off (a longer one than the
+                // cap never gets here: see the top of this function).
                 wait: match rate.retry_after {
-                    Some(ra) => self.scaled(ra.min(self.max_backoff)),
+                    Some(ra) => self.scaled(ra),
                     None => self.backoff(n),
                 },
                 rate_limited: false,
@@ -208,11 +220,19 @@ impl OktaClient {
                 Classified::Done(fetched) => return fetched,
                 Classified::Failed(failure, error) => (failure, error),
             };
+            let step = self.policy.step(&failure, retries);
+            if let Step::RetryAfterTooLong(ra) = step {
+                return Err(retry_after_too_long(
+                    final_error,
+                    ra,
+                    self.policy.max_backoff,
+                ));
+            }
             let Step::Retry {
                 wait,
                 rate_limited,
                 concurrency,
-            } = self.policy.step(&failure, retries)
+            } = step
             else {
                 if matches!(failure, Failure::Transport(ref t) if !t.is_retryable()) {
                     return Err(final_error);
@@ -316,16 +336,17 @@ impl OktaClient {
             Failure::Transport(t) => t.describe(),
             Failure::Decode(p) => format!("undecodable body ({p})"),
         };
+        let rate = match failure {
+            Failure::Status { rate, .. } => Some(rate.seen()),
+            _ => None,
+        };
         if retry.concurrency
             && let Some((from, to)) = self.gate.reduce()
         {
-            tel.emit(&ConcurrencyReduced { from, to });
+            let rate = rate.unwrap_or_default();
+            tel.emit(&ConcurrencyReduced { from, to, rate });
         }
         if retry.rate_limited {
-            let rate = match failure {
-                Failure::Status { rate, .. } => Some(rate),
-                _ => None,
-            };
             tel.emit(&RateLimitWait {
                 bucket: req.bucket.name(),
                 wait: retry.wait,
@@ -334,8 +355,7 @@ impl OktaClient {
                 } else {
                     "429"
                 },
-                limit: rate.and_then(|r| r.limit),
-                remaining: rate.and_then(|r| r.remaining),
+                rate: rate.unwrap_or_default(),
             });
         }
         tel.emit(&RetryScheduled {
@@ -344,6 +364,7 @@ impl OktaClient {
             max_retries: self.policy.max_retries,
             reason: &reason,
             wait: retry.wait,
+            rate,
         });
     }
 }
@@ -358,6 +379,27 @@ struct Retry {
     rate_limited: bool,
     /// Whether Okta's concurrency limit was hit.
     concurrency: bool,
+}
+
+/// The error for a `Retry-After` longer than `MaxBackoffSeconds`: the failed response's own
+/// error (its kind and vendor details), saying how long the server asked for.
+fn retry_after_too_long(last: ConnectorError, ra: Duration, cap: Duration) -> ConnectorError {
+    let mut err = ConnectorError::new(
+        last.kind(),
+        format!(
+            "{} — the server asked to wait {} s (Retry-After), longer than MaxBackoffSeconds ({} s); not retried, the run is failed and no page was skipped",
+            last.message(),
+            ra.as_secs(),
+            cap.as_secs()
+        ),
+    )
+    .with_remediation(
+        "Run the import again after that time, or raise MaxBackoffSeconds (at most 600) if such waits are expected",
+    );
+    if let Some(v) = last.vendor() {
+        err = err.with_vendor(v.clone());
+    }
+    err
 }
 
 fn cancelled(req: &RequestInfo<'_>) -> ConnectorError {
@@ -471,6 +513,31 @@ mod tests {
             }
         );
         assert_eq!(p.step(&unavailable, 3), Step::GiveUp);
+        // A Retry-After past MaxBackoffSeconds (30 s here) is an error, not clamped: on a 503
+        // and on a 429 alike, whatever retries are left.
+        for code in [503, 429] {
+            let long = status(
+                code,
+                RateHeaders {
+                    retry_after: Some(Duration::from_secs(31)),
+                    ..RateHeaders::default()
+                },
+            );
+            assert_eq!(
+                p.step(&long, 0),
+                Step::RetryAfterTooLong(Duration::from_secs(31))
+            );
+        }
+        let at_cap = status(
+            503,
+            RateHeaders {
+                retry_after: Some(Duration::from_secs(30)),
+                ..RateHeaders::default()
+            },
+        );
+        assert!(
+            matches!(p.step(&at_cap, 0), Step::Retry { wait, .. } if wait == Duration::from_secs(30))
+        );
         assert_eq!(
             p.step(&status(404, RateHeaders::default()), 0),
             Step::GiveUp

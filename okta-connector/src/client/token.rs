@@ -15,13 +15,14 @@ use super::retry::{Failure, RetryPolicy, Step, is_retryable_status};
 use crate::auth::oauth::transport::{HttpTransport, TokenReply, TokenTransport};
 use crate::clock::Clock;
 use crate::okta::Bucket;
+use crate::telemetry::RateSeen;
 
 /// No run telemetry exists when a token is fetched (the credential is shared by runs): waits
 /// are not reported.
 struct Unreported;
 
 impl PacingHook for Unreported {
-    fn waiting(&self, _bucket: Bucket, _wait: Duration, _limit: u32, _remaining: u32) {}
+    fn waiting(&self, _bucket: Bucket, _wait: Duration, _rate: RateSeen) {}
 }
 
 /// [`HttpTransport`] paced in the token bucket, with the client's retry policy.
@@ -82,8 +83,11 @@ impl TokenTransport for PacedTokenTransport {
                     retries += 1;
                     self.clock.sleep(wait).await;
                 }
-                // The last answer goes to the token manager, which classifies it.
-                Step::GiveUp => return failure.1.map_err(unreachable_after),
+                // The last answer goes to the token manager, which classifies it (a proxy's
+                // Retry-After longer than MaxBackoffSeconds ends the retries the same way).
+                Step::GiveUp | Step::RetryAfterTooLong(_) => {
+                    return failure.1.map_err(unreachable_after);
+                }
             }
         }
     }

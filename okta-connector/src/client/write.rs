@@ -94,6 +94,7 @@ impl OktaClient {
                 return Ok(Sent::Answered(resp));
             }
             let rate = RateHeaders::from_headers(&resp.headers);
+            let seen = rate.seen();
             let failure = Failure::Status {
                 status: resp.status,
                 rate,
@@ -109,6 +110,7 @@ impl OktaClient {
                 max_retries: self.policy.max_retries,
                 reason: &format!("HTTP {code} (Okta did not apply the write)"),
                 wait,
+                rate: Some(seen),
             });
             self.clock.sleep(wait).await;
         }

@@ -69,6 +69,28 @@ pub struct ConfigJson {
     /// Write-back (off by default); see [`ExportJson`](super::export::ExportJson).
     #[serde(default)]
     pub export: super::export::ExportJson,
+    /// Emit custom profile attributes as `custom.<name>` (default false).
+    #[serde(default)]
+    pub import_custom_attributes: bool,
+    /// Import `App` objects (default false).
+    #[serde(default)]
+    pub import_apps: bool,
+    /// Import `AppUser` and `AppGroup` objects (default false; reads the app list too).
+    #[serde(default)]
+    pub import_app_assignments: bool,
+    /// Import `RoleAssignment` objects (default false).
+    #[serde(default)]
+    pub import_roles: bool,
+    /// Import `UserFactor` objects (default false; one request per user).
+    #[serde(default)]
+    pub import_factors: bool,
+    /// Import `GroupRule` objects (default false).
+    #[serde(default)]
+    pub import_group_rules: bool,
+    /// Optional Okta `search` expression restricting which groups (and whose members) are
+    /// imported.
+    #[serde(default)]
+    pub group_search_filter: Option<String>,
 }
 
 mod defaults {

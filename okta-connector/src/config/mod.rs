@@ -10,6 +10,7 @@
 //! quotes any part of the authentication JSON's values. This module depends on the Okta facts
 //! ([`crate::okta`]) only.
 
+pub mod access;
 pub mod auth;
 pub mod export;
 pub mod iga;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use connector_api::{ConnectorError, Result, Settings};
 use url::Url;
 
+pub use access::AccessConfig;
 pub use auth::{AuthSettings, OAuthSettings};
 pub use export::{ExportConfig, ExportJson, Operation};
 pub use iga::{IgaConfig, IgaJson};
@@ -71,6 +73,8 @@ pub struct Config {
     pub iga: IgaConfig,
     /// Whether and what export writes to Okta.
     pub export: ExportConfig,
+    /// The access switches and `GroupSearchFilter`.
+    pub access: AccessConfig,
 }
 
 impl Config {
@@ -100,11 +104,17 @@ impl Config {
         check_ranges(&json)?;
         check_rates(&json, loopback)?;
         let iga = IgaConfig::validate(&json.iga)?;
-        if !(json.import_users || json.import_groups || json.import_memberships || iga.enabled) {
+        let access = AccessConfig::validate(&json)?;
+        if !(json.import_users
+            || json.import_groups
+            || json.import_memberships
+            || iga.enabled
+            || access.any())
+        {
             return Err(ConnectorError::invalid_config(
-                "ConfigJson: ImportUsers, ImportGroups and ImportMemberships are all false and Iga.Enabled is not set, so there is nothing to import",
+                "ConfigJson: ImportUsers, ImportGroups, ImportMemberships and every access switch (ImportApps, ImportAppAssignments, ImportRoles, ImportFactors, ImportGroupRules) are false and Iga.Enabled is not set, so there is nothing to import",
             )
-            .with_remediation("Set at least one of ImportUsers, ImportGroups, ImportMemberships or Iga.Enabled to true"));
+            .with_remediation("Set at least one of ImportUsers, ImportGroups, ImportMemberships, an access switch or Iga.Enabled to true"));
         }
         let user_search_filter = user_search_filter(json.user_search_filter.as_deref())?;
         Ok(Config {
@@ -130,6 +140,7 @@ impl Config {
             time_scale: json.simulator_time_scale,
             iga,
             export: ExportConfig::from_json(&json.export),
+            access,
         })
     }
 
@@ -228,18 +239,24 @@ fn check_rates(json: &ConfigJson, loopback: bool) -> Result<()> {
 
 /// The `UserSearchFilter`, trimmed; `None` when unset or blank.
 fn user_search_filter(raw: Option<&str>) -> Result<Option<String>> {
+    search_expression("UserSearchFilter", raw)
+}
+
+/// An Okta `search` expression setting (`UserSearchFilter`, `GroupSearchFilter`): trimmed,
+/// `None` when unset or blank, on one line and at most 2000 characters.
+fn search_expression(field: &str, raw: Option<&str>) -> Result<Option<String>> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(expr) => {
             if expr.chars().any(char::is_control) {
                 return Err(invalid(
-                    "UserSearchFilter",
+                    field,
                     "contains control characters (line breaks, tabs); write the expression on one line",
                 ));
             }
             if expr.len() > 2_000 {
                 return Err(invalid(
-                    "UserSearchFilter",
+                    field,
                     "is longer than 2000 characters; Okta rejects overly complex search expressions",
                 ));
             }
@@ -454,6 +471,10 @@ mod tests {
                 "OrgDomain",
             ),
             (json!({"OrgDomain": "contoso.okta.com/api"}), "OrgDomain"),
+            (
+                json!({"OrgDomain": "contoso.okta.com", "GroupSearchFilter": "type eq\n\"OKTA_GROUP\""}),
+                "GroupSearchFilter",
+            ),
             (json!({"OrgDomain": "contoso.okta.com:443"}), "OrgDomain"),
             (json!({"OrgDomain": "admin@contoso.okta.com"}), "OrgDomain"),
             (json!({"OrgDomain": "contoso-admin.okta.com"}), "OrgDomain"),

@@ -1,4 +1,5 @@
-//! `GET /api/v1/apps`: the org's apps, for IGA resource discovery (Okta's maximum page is 200).
+//! `GET /api/v1/apps`: the org's apps, for IGA resource discovery and the `App` objects
+//! (Okta's maximum page is 200).
 
 use serde::Deserialize;
 use url::Url;
@@ -13,8 +14,9 @@ pub const ENDPOINT: &str = "GET /api/v1/apps";
 /// Okta's maximum `limit` for the app listing.
 pub const MAX_PAGE_SIZE: u32 = 200;
 
-/// An app as Okta returns it (only the fields IGA discovery reads).
+/// An app as Okta returns it (only the fields IGA discovery and the `App` mapping read).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct OktaApp {
     /// Immutable id, `0oa…`.
@@ -22,6 +24,24 @@ pub struct OktaApp {
     /// The app's Okta resource name, when Okta sends one (copied, never built).
     #[serde(default)]
     pub orn: Option<String>,
+    /// The catalog app name (`salesforce`, `oidc_client`…).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The label admins gave it.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// `ACTIVE` or `INACTIVE`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// `SAML_2_0`, `OPENID_CONNECT`, `BOOKMARK`…
+    #[serde(default)]
+    pub sign_on_mode: Option<String>,
+    /// Created.
+    #[serde(default)]
+    pub created: Option<String>,
+    /// Last change.
+    #[serde(default)]
+    pub last_updated: Option<String>,
 }
 
 /// The first page's URL.

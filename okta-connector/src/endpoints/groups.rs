@@ -1,7 +1,8 @@
 //! `GET /api/v1/groups`: every group, or (delta) the groups whose profile or membership
 //! changed: `filter=lastUpdated gt "<g>" or lastMembershipUpdated gt "<g>"`. Always with
 //! `expand=stats`, so each group says how many members it has (`_embedded.stats.usersCount`):
-//! the member readers start the largest groups first (see `run.rs`).
+//! the member readers start the largest groups first (see `run.rs`). With a
+//! `GroupSearchFilter` the operator's expression goes into `search` instead ([`search_url`]).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -90,6 +91,41 @@ pub fn url(origin: &ApiOrigin, limit: u32, changed_after: Option<DateTime<Utc>>)
     url
 }
 
+/// The first page's URL with the operator's `GroupSearchFilter`: `search=<expr>` on a full
+/// run, `search=(<expr>) and (lastUpdated gt "<t>" or lastMembershipUpdated gt "<t>")` on a
+/// delta run (`filter` and `search` are never sent together: Okta answers E0000033).
+pub fn search_url(
+    origin: &ApiOrigin,
+    limit: u32,
+    expr: &str,
+    changed_after: Option<DateTime<Utc>>,
+) -> Url {
+    let mut url = origin.url("/api/v1/groups");
+    let search = match changed_after {
+        None => expr.to_owned(),
+        Some(t) => {
+            let t = okta_timestamp(t);
+            format!("({expr}) and (lastUpdated gt \"{t}\" or lastMembershipUpdated gt \"{t}\")")
+        }
+    };
+    url.query_pairs_mut()
+        .append_pair("limit", &limit.to_string())
+        .append_pair("expand", "stats")
+        .append_pair("search", &search);
+    url
+}
+
+/// A pager over the groups `GroupSearchFilter` selects; a 400 (E0000031) names the setting.
+pub fn search_pager(
+    origin: &ApiOrigin,
+    limit: u32,
+    expr: &str,
+    changed_after: Option<DateTime<Utc>>,
+) -> Pager<OktaGroup> {
+    let url = search_url(origin, limit, expr, changed_after);
+    Pager::new(url, ENDPOINT, Bucket::Groups).with_user_search_filter(Some(expr))
+}
+
 /// A pager over the listing.
 pub fn pager(
     origin: &ApiOrigin,
@@ -111,6 +147,26 @@ mod tests {
         );
         let u = url(&origin, 1000, None);
         assert!(u.query_pairs().any(|(k, v)| k == "expand" && v == "stats"));
+    }
+
+    #[test]
+    fn group_search_filter_goes_into_search_alone() {
+        let origin = ApiOrigin::new(
+            Url::parse("https://contoso.okta.com/").unwrap(),
+            "contoso.okta.com",
+        );
+        let q = |u: Url| u.query_pairs().into_owned().collect::<Vec<_>>();
+        let full = q(search_url(&origin, 100, "profile.name sw \"IM-\"", None));
+        assert!(full.contains(&("search".into(), "profile.name sw \"IM-\"".into())));
+        assert!(!full.iter().any(|(k, _)| k == "filter"));
+        let t = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let delta = q(search_url(&origin, 100, "type eq \"OKTA_GROUP\"", Some(t)));
+        assert!(delta.contains(&(
+            "search".into(),
+            "(type eq \"OKTA_GROUP\") and (lastUpdated gt \"2026-11-23T10:00:00.000Z\" or lastMembershipUpdated gt \"2026-11-23T10:00:00.000Z\")".into()
+        )));
     }
 
     #[test]

@@ -3,10 +3,14 @@
 //! Requests are built here; pages are read with the one pager in
 //! [`client::pagination`](crate::client::pagination).
 
+pub mod app_assignments;
 pub mod apps;
+pub mod factors;
+pub mod group_rules;
 pub mod groups;
 pub mod logs;
 pub mod members;
+pub mod roles;
 pub mod users;
 
 /// Formats a timestamp the way Okta writes and parses them: `2026-11-23T10:00:00.000Z`.

@@ -53,21 +53,12 @@ pub struct OktaUser {
     /// Last password change.
     #[serde(default)]
     pub password_changed: Option<String>,
-    /// User type.
+    /// The user type object exactly as Okta gives it (`{"id": "oty…"}`, sometimes more).
     #[serde(default, rename = "type")]
-    pub user_type: Option<TypeRef>,
+    pub user_type: Option<Value>,
     /// Profile attributes (base and custom).
     #[serde(default)]
     pub profile: BTreeMap<String, Value>,
-}
-
-/// `{"id": "oty…"}`.
-#[derive(Debug, Clone, Deserialize)]
-#[non_exhaustive]
-pub struct TypeRef {
-    /// The user type id.
-    #[serde(default)]
-    pub id: Option<String>,
 }
 
 /// Which users a listing asks for.
@@ -168,7 +159,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(u.id, "00u1");
-        assert_eq!(u.user_type.unwrap().id.as_deref(), Some("oty1"));
+        assert_eq!(u.user_type.unwrap()["id"], "oty1");
         assert_eq!(u.profile["login"], "a@example.com");
         assert!(u.activated.is_none());
     }

@@ -2,11 +2,19 @@
 //!
 //! The attribute tables in `docs/okta-connector.md` describe exactly what these produce.
 
+pub mod access;
+pub mod app;
 pub mod group;
 pub mod member;
 pub mod user;
 
-pub use crate::okta::{GROUP, GROUP_MEMBER, USER};
+pub use crate::okta::{
+    APP, APP_GROUP, APP_USER, GROUP, GROUP_MEMBER, GROUP_RULE, ROLE_ASSIGNMENT, USER, USER_FACTOR,
+};
+
+/// The scope of the object types read completely on every run (`App`, `RoleAssignment`,
+/// `GroupRule`): completing it also on delta runs removes what disappeared from Okta.
+pub const ORG_SCOPE: &str = "org";
 
 /// Where mapped changes go, one batch per page: the run's forwarder drains them into the sink.
 pub type Batches = futures::channel::mpsc::Sender<Vec<connector_api::Change>>;

@@ -43,20 +43,23 @@ pub const STANDARD_PROFILE: [&str; 31] = [
     "manager",
 ];
 
-/// Statuses in which the account can be used (possibly after a password reset or unlock).
-const ENABLED_STATUSES: [&str; 4] = ["ACTIVE", "PASSWORD_EXPIRED", "LOCKED_OUT", "RECOVERY"];
-
-/// Whether a status counts as an enabled account: ACTIVE, PASSWORD_EXPIRED, LOCKED_OUT and
-/// RECOVERY do; STAGED, PROVISIONED (never activated), SUSPENDED and DEPROVISIONED do not.
+/// Whether a status counts as an enabled account, as the runbook defines it: only `ACTIVE`.
+/// PASSWORD_EXPIRED, LOCKED_OUT and RECOVERY (the user cannot sign in until a reset or an
+/// unlock), STAGED, PROVISIONED, SUSPENDED and DEPROVISIONED do not.
 pub fn account_enabled(status: &str) -> bool {
-    ENABLED_STATUSES.contains(&status)
+    status == "ACTIVE"
 }
 
-/// The change for one user.
+/// The change for one user. Custom profile attributes are emitted (as `custom.<name>`, with
+/// Okta's JSON type kept) only when `custom_attributes` (`ImportCustomAttributes`) is set.
 ///
 /// # Errors
 /// A protocol error when `ExternalIdAttribute` is `login` and the user has no login.
-pub fn to_change(user: OktaUser, external_id: ExternalIdAttribute) -> Result<Change> {
+pub fn to_change(
+    user: OktaUser,
+    external_id: ExternalIdAttribute,
+    custom_attributes: bool,
+) -> Result<Change> {
     let OktaUser {
         id,
         status,
@@ -97,7 +100,7 @@ pub fn to_change(user: OktaUser, external_id: ExternalIdAttribute) -> Result<Cha
         .with("lastLogin", opt(last_login))
         .with("lastUpdated", opt(last_updated))
         .with("passwordChanged", opt(password_changed))
-        .with("type", opt(user_type.and_then(|t| t.id)));
+        .with("type", user_type.unwrap_or(Value::Null));
     for name in STANDARD_PROFILE {
         if let Some(v) = profile.remove(name)
             && !v.is_null()
@@ -105,9 +108,11 @@ pub fn to_change(user: OktaUser, external_id: ExternalIdAttribute) -> Result<Cha
             obj.attributes.insert(name.to_owned(), v);
         }
     }
-    for (name, v) in profile {
-        if !v.is_null() {
-            obj.attributes.insert(format!("custom.{name}"), v);
+    if custom_attributes {
+        for (name, v) in profile {
+            if !v.is_null() {
+                obj.attributes.insert(format!("custom.{name}"), v);
+            }
         }
     }
     Ok(Change::Upsert(obj))
@@ -124,16 +129,18 @@ mod tests {
             "created": "2026-01-01T00:00:00.000Z", "activated": "2026-01-02T00:00:00.000Z",
             "statusChanged": "2026-01-02T00:00:00.000Z", "lastLogin": null,
             "lastUpdated": "2026-02-01T00:00:00.000Z", "passwordChanged": null,
-            "type": {"id": "oty1"},
+            "type": {"id": "oty1", "name": "user"},
             "profile": {"login": "ann@example.com", "email": "ann@example.com", "firstName": "Ann",
-                        "lastName": "Lee", "department": "Eng", "nickName": null, "badge": 42}
+                        "lastName": "Lee", "department": "Eng", "nickName": null, "badge": 42,
+                        "fte": 0.8, "floors": [3, 4], "scores": [4.5], "tags": ["a"], "remote": true}
         }))
         .unwrap()
     }
 
     #[test]
     fn maps_attributes() {
-        let Change::Upsert(o) = to_change(user("LOCKED_OUT"), ExternalIdAttribute::Id).unwrap()
+        let Change::Upsert(o) =
+            to_change(user("LOCKED_OUT"), ExternalIdAttribute::Id, true).unwrap()
         else {
             panic!("upsert expected");
         };
@@ -142,18 +149,38 @@ mod tests {
         let a = &o.attributes;
         assert_eq!(a["id"], "00u1");
         assert_eq!(a["status"], "LOCKED_OUT");
-        assert_eq!(a["accountEnabled"], true);
+        // Only ACTIVE is enabled (the runbook's rule; LOCKED_OUT used to count as enabled).
+        assert_eq!(a["accountEnabled"], false);
         assert_eq!(a["lastLogin"], Value::Null);
-        assert_eq!(a["type"], "oty1");
+        // The whole user type object, not only its id.
+        assert_eq!(a["type"], json!({"id": "oty1", "name": "user"}));
         assert_eq!(a["login"], "ann@example.com");
         assert_eq!(a["department"], "Eng");
+        // Custom attributes keep Okta's JSON types.
         assert_eq!(a["custom.badge"], 42);
+        assert_eq!(a["custom.fte"], 0.8);
+        assert_eq!(a["custom.floors"], json!([3, 4]));
+        assert_eq!(a["custom.scores"], json!([4.5]));
+        assert_eq!(a["custom.tags"], json!(["a"]));
+        assert_eq!(a["custom.remote"], true);
         assert!(!a.contains_key("nickName"));
     }
 
     #[test]
+    fn custom_attributes_only_when_asked() {
+        let Change::Upsert(o) = to_change(user("ACTIVE"), ExternalIdAttribute::Id, false).unwrap()
+        else {
+            panic!("upsert expected");
+        };
+        assert!(!o.attributes.keys().any(|k| k.starts_with("custom.")));
+        assert_eq!(o.attributes["department"], "Eng");
+        assert_eq!(o.attributes["accountEnabled"], true);
+    }
+
+    #[test]
     fn external_id_from_login() {
-        let Change::Upsert(o) = to_change(user("SUSPENDED"), ExternalIdAttribute::Login).unwrap()
+        let Change::Upsert(o) =
+            to_change(user("SUSPENDED"), ExternalIdAttribute::Login, false).unwrap()
         else {
             panic!("upsert expected");
         };
@@ -164,17 +191,24 @@ mod tests {
     #[test]
     fn deprovisioned_is_a_delete() {
         assert_eq!(
-            to_change(user("DEPROVISIONED"), ExternalIdAttribute::Id).unwrap(),
+            to_change(user("DEPROVISIONED"), ExternalIdAttribute::Id, false).unwrap(),
             Change::delete("User", "00u1")
         );
     }
 
     #[test]
     fn enabled_statuses() {
-        for s in ["ACTIVE", "PASSWORD_EXPIRED", "LOCKED_OUT", "RECOVERY"] {
-            assert!(account_enabled(s), "{s}");
-        }
-        for s in ["STAGED", "PROVISIONED", "SUSPENDED", "DEPROVISIONED", ""] {
+        assert!(account_enabled("ACTIVE"));
+        for s in [
+            "PASSWORD_EXPIRED",
+            "LOCKED_OUT",
+            "RECOVERY",
+            "STAGED",
+            "PROVISIONED",
+            "SUSPENDED",
+            "DEPROVISIONED",
+            "",
+        ] {
             assert!(!account_enabled(s), "{s}");
         }
     }

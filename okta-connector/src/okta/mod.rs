@@ -13,6 +13,25 @@ pub const GROUP: &str = "Group";
 /// The `GroupMember` object type.
 pub const GROUP_MEMBER: &str = "GroupMember";
 
+/// The `App` object type.
+pub const APP: &str = "App";
+/// The `AppUser` object type (a user's assignment to an app).
+pub const APP_USER: &str = "AppUser";
+/// The `AppGroup` object type (a group's assignment to an app).
+pub const APP_GROUP: &str = "AppGroup";
+/// The `RoleAssignment` object type (an admin role held by a user or a group).
+pub const ROLE_ASSIGNMENT: &str = "RoleAssignment";
+/// The `UserFactor` object type (an enrolled MFA factor).
+pub const USER_FACTOR: &str = "UserFactor";
+/// The `GroupRule` object type.
+pub const GROUP_RULE: &str = "GroupRule";
+
+/// Okta's maximum `limit` for `GET /api/v1/apps/{appId}/users`.
+pub const MAX_APP_USER_PAGE_SIZE: u32 = 500;
+/// Okta's maximum `limit` for `GET /api/v1/apps/{appId}/groups`, role targets,
+/// `GET /api/v1/iam/assignees/users` and `GET /api/v1/groups/rules`.
+pub const MAX_ACCESS_PAGE_SIZE: u32 = 200;
+
 /// Okta's maximum `limit` for `GET /api/v1/users`.
 pub const MAX_USER_PAGE_SIZE: u32 = 200;
 /// Okta's maximum `limit` for `GET /api/v1/groups`.
@@ -50,6 +69,13 @@ pub enum Bucket {
     GroupById,
     /// `GET /api/v1/apps` (resource discovery for IGA).
     Apps,
+    /// `/api/v1/apps/{appId}` and below (app users and groups).
+    AppById,
+    /// `/api/v1/users/{userId}` and below (factors, roles; export's reads of one user and its
+    /// groups).
+    UserById,
+    /// `/api/v1/iam/*` and other `/api/v1` endpoints.
+    Other,
     /// `/governance/api/v1/*` (IGA lists, about 50 per minute).
     IgaV1,
     /// `/governance/api/v2/requests` (access requests, 30 per minute).
@@ -58,8 +84,6 @@ pub enum Bucket {
     IgaV2,
     /// `GET /api/v1/logs` (System Log, 50 per minute on Enterprise orgs).
     Logs,
-    /// `GET /api/v1/users/{id}` and `/api/v1/users/{id}/groups` (export's reads).
-    UserById,
     /// `POST /api/v1/users` (create), `POST /api/v1/users/{id}` (update) and
     /// `POST /api/v1/users/{id}/lifecycle/*` (export's user writes).
     UserWrites,
@@ -71,16 +95,18 @@ pub enum Bucket {
 
 impl Bucket {
     /// Every bucket, in a fixed order.
-    pub const ALL: [Bucket; 12] = [
+    pub const ALL: [Bucket; 14] = [
         Bucket::Users,
         Bucket::Groups,
         Bucket::GroupById,
         Bucket::Apps,
+        Bucket::AppById,
+        Bucket::UserById,
+        Bucket::Other,
         Bucket::IgaV1,
         Bucket::IgaRequests,
         Bucket::IgaV2,
         Bucket::Logs,
-        Bucket::UserById,
         Bucket::UserWrites,
         Bucket::GroupMemberWrites,
         Bucket::Token,
@@ -93,11 +119,13 @@ impl Bucket {
             Bucket::Groups => "/api/v1/groups",
             Bucket::GroupById => "/api/v1/groups/{id}",
             Bucket::Apps => "/api/v1/apps",
+            Bucket::AppById => "/api/v1/apps/{id}",
+            Bucket::UserById => "/api/v1/users/{id}",
+            Bucket::Other => "/api/v1/*",
             Bucket::IgaV1 => "/governance/api/v1/*",
             Bucket::IgaRequests => "/governance/api/v2/requests",
             Bucket::IgaV2 => "/governance/api/v2/*",
             Bucket::Logs => "/api/v1/logs",
-            Bucket::UserById => "/api/v1/users/{id}",
             Bucket::UserWrites => "POST /api/v1/users*",
             Bucket::GroupMemberWrites => "PUT|DELETE /api/v1/groups/{id}/users/{userId}",
             Bucket::Token => "/oauth2/v1/token",

@@ -44,18 +44,23 @@ async fn full_import_equals_the_org() {
             ("lastLogin", &served["lastLogin"]),
             ("login", &served["profile"]["login"]),
             ("email", &served["profile"]["email"]),
-            ("type", &served["type"]["id"]),
+            // The whole user type object, as Okta gives it (it used to be only its id).
+            ("type", &served["type"]),
         ] {
             assert_eq!(
                 &object.attributes[attr], field,
                 "user {id} attribute {attr}"
             );
         }
-        let enabled = matches!(
-            served["status"].as_str().unwrap(),
-            "ACTIVE" | "PASSWORD_EXPIRED" | "LOCKED_OUT" | "RECOVERY"
-        );
+        // The runbook's rule: enabled only when ACTIVE (PASSWORD_EXPIRED, LOCKED_OUT and
+        // RECOVERY used to count as enabled too).
+        let enabled = served["status"] == "ACTIVE";
         assert_eq!(object.attributes["accountEnabled"], enabled, "user {id}");
+        // Custom profile attributes only with ImportCustomAttributes (off here).
+        assert!(
+            !object.attributes.keys().any(|k| k.starts_with("custom.")),
+            "user {id}"
+        );
     }
 
     // Groups.

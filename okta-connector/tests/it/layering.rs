@@ -45,6 +45,11 @@ const RANKS: &[(&str, u8, &str)] = &[
         6,
         "a System Log delta: reading the log, what its events change",
     ),
+    (
+        "access",
+        6,
+        "apps, assignments, admin roles, factors and group rules: reading and completion",
+    ),
     ("run", 7, "executes a plan"),
     ("export", 7, "write-back: exported changes → Okta writes"),
     ("crate", 8, "the connector, its factory and descriptor"),

@@ -48,13 +48,44 @@ async fn rate_limit_429_waits_until_reset_and_continues() {
 
 #[tokio::test]
 async fn proxy_retry_after_is_honoured() {
+    // The proxy's Retry-After is the rest of the window (about 60 s): within a
+    // MaxBackoffSeconds of 90 it is waited out and the run goes on.
     let sim = start(OrgSpec::tiny(), |c| c.send_retry_after = true).await;
     sim.faults()
         .inject(FaultKind::RateLimited, "/api/v1/groups", Trigger::Next(1));
-    let conn = connector(&sim, json!({}));
+    let conn = connector(&sim, json!({"MaxBackoffSeconds": 90}));
     let run = full(&*conn).await;
     assert_complete(&run, &sim);
-    assert_eq!(run.events("rate_limit_wait").len(), 1);
+    let waits = run.events("rate_limit_wait");
+    assert_eq!(waits.len(), 1);
+    // The rate-limit record carries the X-Rate-Limit-* headers of the 429.
+    assert_eq!(waits[0].fields["rate_limit_remaining"], 0);
+    assert!(waits[0].fields["rate_limit_reset"].as_i64().unwrap() > 0);
+    let retries = run.events("retry");
+    assert!(
+        retries[0].message.contains("X-Rate-Limit-Remaining=0"),
+        "{}",
+        retries[0].message
+    );
+}
+
+#[tokio::test]
+async fn retry_after_longer_than_max_backoff_fails_the_run() {
+    // The same Retry-After (about 60 s) against the default MaxBackoffSeconds of 30: an error
+    // at once, not a clamped 30 s wait and a retry before the server said it would answer.
+    let sim = start(OrgSpec::tiny(), |c| c.send_retry_after = true).await;
+    sim.faults()
+        .inject(FaultKind::RateLimited, "/api/v1/users", Trigger::Next(1));
+    let conn = connector(&sim, json!({}));
+    let run = import(&*conn, ImportRequest::full()).await;
+    let err = run.result.as_ref().expect_err("the run must fail");
+    assert!(
+        err.message()
+            .contains("(Retry-After), longer than MaxBackoffSeconds (30 s)"),
+        "{err}"
+    );
+    assert!(err.remediation().unwrap().contains("MaxBackoffSeconds"));
+    assert!(run.events("retry").is_empty(), "nothing is retried");
 }
 
 #[tokio::test]

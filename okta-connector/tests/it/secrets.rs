@@ -12,7 +12,9 @@ async fn canary_token_never_leaks() {
     let sim = start(OrgSpec::tiny(), |c| c.send_retry_after = true).await;
     let mut shown: Vec<String> = Vec::new();
 
-    let s = settings(&sim, json!({"PageSize": 5}));
+    // MaxBackoffSeconds above the simulator's Retry-After (the rest of a 60 s window), so
+    // the run waits it out instead of failing.
+    let s = settings(&sim, json!({"PageSize": 5, "MaxBackoffSeconds": 90}));
     shown.push(format!("{s:?}"));
     let conn = OktaConnectorFactory.create(s).expect("created");
     shown.push(format!("{conn:?}"));
