@@ -24,7 +24,8 @@ use crate::support::{
 fn write_back_toml(dir: &Path, sim: &Simulator) -> PathBuf {
     let config = connector_json(
         sim,
-        json!({"Export": {"Enabled": true, "ActivateOnCreate": true}}),
+        // Custom attributes are exported, so the import that checks them reads them too.
+        json!({"Export": {"Enabled": true, "ActivateOnCreate": true}, "ImportCustomAttributes": true}),
     );
     let text = format!(
         "store = \"mesh.db\"\n[connectors.{NAME}]\nlibrary = {:?}\nconfig = {}\n\

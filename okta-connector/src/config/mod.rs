@@ -65,7 +65,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Look-back of the next delta run.
     pub delta_safety_margin: chrono::Duration,
-    /// Where delta runs learn of deletes and membership changes.
+    /// Where delta runs learn of deletes and membership changes (`LastUpdated` whenever a
+    /// `GroupSearchFilter` is set).
     pub delta_source: DeltaSource,
     /// Server seconds per real second (1 against real Okta).
     pub time_scale: f64,
@@ -136,7 +137,7 @@ impl Config {
             delta_safety_margin: chrono::Duration::seconds(
                 i64::try_from(json.delta_safety_margin_seconds).unwrap_or(86_400),
             ),
-            delta_source: json.delta_source,
+            delta_source: effective_delta_source(json.delta_source, &access),
             time_scale: json.simulator_time_scale,
             iga,
             export: ExportConfig::from_json(&json.export),
@@ -392,6 +393,17 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         None => false,
+    }
+}
+
+/// The delta source a run uses. System Log events are not scoped to a `GroupSearchFilter`, so
+/// with a filter a delta reads the member lists of the changed filtered groups instead
+/// (`LastUpdated`): a log event could otherwise add an edge of a group outside the filter.
+fn effective_delta_source(configured: DeltaSource, access: &AccessConfig) -> DeltaSource {
+    if access.group_search_filter.is_some() {
+        DeltaSource::LastUpdated
+    } else {
+        configured
     }
 }
 
