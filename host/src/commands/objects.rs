@@ -74,7 +74,7 @@ pub async fn run(app: &App, args: Args) -> Outcome {
                     "no {}objects for `{}` in {}",
                     ty.map(|t| format!("{t} ")).unwrap_or_default(),
                     args.name,
-                    store.path().display()
+                    store.location()
                 ));
                 return Ok(ExitCode::Success);
             }

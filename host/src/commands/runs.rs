@@ -62,7 +62,7 @@ fn show_one(app: &App, store: &Store, name: &str, id: i64) -> Outcome {
     let Some(run) = run else {
         return Err(crate::HostError::Usage(format!(
             "no run {id} of connector `{name}` in {}",
-            store.path().display()
+            store.location()
         )));
     };
     if app.json {

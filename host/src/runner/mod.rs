@@ -74,6 +74,9 @@ pub struct RunOptions {
     pub guard: GuardPolicy,
     /// How long a cancelled connector may take to stop before the run is abandoned.
     pub cancel_grace: Duration,
+    /// The lease holder a worker runs the connector under (`None` for a one-off run); see
+    /// [`Backend::begin_run`](crate::store::Backend::begin_run).
+    pub lease: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -83,6 +86,7 @@ impl Default for RunOptions {
             allow_mass_delete: false,
             guard: GuardPolicy::default(),
             cancel_grace: Duration::from_secs(30),
+            lease: None,
         }
     }
 }
@@ -251,7 +255,7 @@ async fn run_once(
     let run = store.run(run_id)?.ok_or_else(|| {
         HostError::Io(format!(
             "run {run_id} disappeared from {}",
-            store.path().display()
+            store.location()
         ))
     })?;
     let stored = store.count_by_type(target.name)?;
@@ -295,7 +299,13 @@ fn open_run<'a>(
     .with_accepts(ACCEPTED_CHANGES);
     let mode = request.mode;
     let stored_before = store.count_by_type(name)?;
-    let run_id = store.begin_run(name, mode, stored_watermark.as_deref(), &now)?;
+    let run_id = store.begin_run(
+        name,
+        mode,
+        stored_watermark.as_deref(),
+        &now,
+        options.lease.as_deref(),
+    )?;
     tracing::info!(connector = name, run = run_id, %mode, "run started");
     let run = RunKey {
         connector: name,

@@ -13,6 +13,7 @@ use connector_api::{
 use super::*;
 use crate::clock::SystemClock;
 use crate::error::ExitCode;
+use crate::store::SqliteStore;
 
 /// A connector that plays back a script of batches, then returns a result.
 struct Scripted {
@@ -106,11 +107,19 @@ async fn run(store: &mut Store, c: &Scripted, mode: ModeChoice, allow: bool) -> 
 
 /// A store after a successful full run of users u0..u`n`, watermark `w1`.
 async fn store_after_full_run(n: u32) -> Store {
-    let mut store = Store::open_in_memory().unwrap();
+    store_after_full_run_with_handle(n).await.0
+}
+
+/// Also returns a second connection to the same in-memory database, for changing it behind
+/// the store's back.
+async fn store_after_full_run_with_handle(n: u32) -> (Store, SqliteStore) {
+    let sqlite = SqliteStore::open_in_memory().unwrap();
+    let handle = sqlite.open_writer().unwrap();
+    let mut store = Store::new(Box::new(sqlite));
     let c = Scripted::new(vec![users(0..n)], ok("w1"));
     let report = run(&mut store, &c, ModeChoice::Full, false).await;
     assert_eq!(report.run.status, RunStatus::Succeeded);
-    store
+    (store, handle)
 }
 
 fn with_complete(mut changes: Vec<Change>, scope: Scope) -> Vec<Change> {
@@ -319,10 +328,10 @@ async fn delta_without_watermark_is_a_usage_error() {
 
 #[tokio::test]
 async fn a_write_failing_after_the_connector_succeeded_fails_the_run() {
-    let mut store = store_after_full_run(10).await;
+    let (mut store, handle) = store_after_full_run_with_handle(10).await;
     // The last batch cannot be stored; the connector has been acknowledged every batch by then
     // and reports success.
-    store.execute_batch_for_tests(
+    handle.execute_batch_for_tests(
         "CREATE TRIGGER refuse BEFORE INSERT ON objects WHEN NEW.external_id = 'u15' \
          BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
     );

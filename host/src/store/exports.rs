@@ -10,7 +10,7 @@ use connector_api::{ChangeOutcome, ExportChange, ExportStatus};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use super::{Result, Store, from_json, sqlite, to_json};
+use super::{Result, SqliteStore, from_json, sqlite, to_json};
 
 /// One row of `export_runs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,9 +82,9 @@ impl ExportRow {
 const EXPORT_RUN_COLUMNS: &str =
     "id, connector, dry_run, status, started_at, finished_at, source, counts, error";
 
-impl Store {
+impl SqliteStore {
     /// Opens an export run of `connector` (which must have been recorded with
-    /// [`ensure_connector`](Store::ensure_connector)).
+    /// [`ensure_connector`](SqliteStore::ensure_connector)).
     ///
     /// # Errors
     /// SQLite failed.
@@ -246,7 +246,7 @@ mod tests {
 
     #[test]
     fn export_runs_and_outcomes_round_trip() {
-        let mut store = Store::open_in_memory().unwrap();
+        let mut store = SqliteStore::open_in_memory().unwrap();
         store.ensure_connector("dir", "/x.so", None, "t0").unwrap();
         let run = store
             .begin_export_run("dir", false, "f.jsonl", "t1")

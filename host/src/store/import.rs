@@ -2,7 +2,7 @@
 //! [writer thread](super::writer), through [`ImportBackend`]), and one call for the final
 //! transaction of a successful run.
 //!
-//! These two operations (with [`Store::begin_run`] and [`Store::finish_run_unsuccessful`]) are
+//! These two operations (with [`SqliteStore::begin_run`] and [`SqliteStore::finish_run_unsuccessful`]) are
 //! the whole write surface the runner uses, so another backend only has to provide them.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use connector_api::Scope;
 
 use super::writer::{ImportBackend, UpsertBatch};
-use super::{DeleteWhere, Result, RunEnd, RunError, RunStatus, Store, UpsertOutcome};
+use super::{DeleteWhere, Result, RunEnd, RunError, RunStatus, SqliteStore, UpsertOutcome};
 
 /// The run a write belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +55,7 @@ impl Deletions {
 /// How the final transaction ends, decided once its deletes are known.
 #[derive(Debug, Clone)]
 pub enum Verdict {
-    /// Store the watermark (`None` removes a stored one), mark the run succeeded, commit.
+    /// SqliteStore the watermark (`None` removes a stored one), mark the run succeeded, commit.
     Commit {
         /// The run's end, as written to its record.
         end: RunEnd,
@@ -71,7 +71,7 @@ pub enum Verdict {
     },
 }
 
-impl ImportBackend for Store {
+impl ImportBackend for SqliteStore {
     /// Stores `batches` emitted by `run` in one transaction; returns what each upsert did, in
     /// order. On error nothing of them is stored.
     ///
@@ -83,6 +83,7 @@ impl ImportBackend for Store {
         batches: &[UpsertBatch],
     ) -> Result<Vec<UpsertOutcome>> {
         let tx = self.begin()?;
+        super::runs::ensure_running(&tx.tx, tx.path, run.run_id)?;
         let mut outcomes = Vec::with_capacity(batches.iter().map(|b| b.objects.len()).sum());
         {
             let mut upserter = tx.upserter()?;
@@ -97,7 +98,7 @@ impl ImportBackend for Store {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// The final transaction of a successful run: applies `deletes`, asks `decide` how to end
     /// given what they deleted, then either stores the watermark and marks the run succeeded
     /// and commits — all at once — or rolls back and closes the run as failed, keeping the
@@ -113,6 +114,7 @@ impl Store {
         decide: impl FnOnce(&Deletions) -> Verdict,
     ) -> Result<()> {
         let tx = self.begin()?;
+        super::runs::ensure_running(&tx.tx, tx.path, run.run_id)?;
         let mut done = Deletions::default();
         for (object_type, external_id) in deletes.objects {
             if tx.delete_object(run.connector, object_type, external_id, run.run_id)? {
@@ -168,10 +170,12 @@ mod tests {
     }
 
     /// A store with u1 and u2 from run 1 (watermark w1) and run 2 open, having seen u1 again.
-    fn after_two_runs() -> (Store, i64) {
-        let mut store = Store::open_in_memory().unwrap();
+    fn after_two_runs() -> (SqliteStore, i64) {
+        let mut store = SqliteStore::open_in_memory().unwrap();
         store.ensure_connector("c", "/l.so", None, "t0").unwrap();
-        let first = store.begin_run("c", ImportMode::Full, None, "t1").unwrap();
+        let first = store
+            .begin_run("c", ImportMode::Full, None, "t1", None)
+            .unwrap();
         let run = RunKey {
             connector: "c",
             run_id: first,
@@ -190,7 +194,9 @@ mod tests {
                 watermark: Some("w1".into()),
             })
             .unwrap();
-        let second = store.begin_run("c", ImportMode::Full, None, "t2").unwrap();
+        let second = store
+            .begin_run("c", ImportMode::Full, None, "t2", None)
+            .unwrap();
         let run = RunKey {
             connector: "c",
             run_id: second,
@@ -202,7 +208,7 @@ mod tests {
         (store, second)
     }
 
-    fn finish_second(store: &mut Store, run_id: i64, verdict: Verdict) -> Deletions {
+    fn finish_second(store: &mut SqliteStore, run_id: i64, verdict: Verdict) -> Deletions {
         let run = RunKey {
             connector: "c",
             run_id,
@@ -243,14 +249,16 @@ mod tests {
 
     #[test]
     fn deletes_by_reference_spare_what_the_run_upserted_after_them() {
-        let mut store = Store::open_in_memory().unwrap();
+        let mut store = SqliteStore::open_in_memory().unwrap();
         store.ensure_connector("c", "/l.so", None, "t0").unwrap();
         let member = |g: &str, u: &str| {
             Object::new("GroupMember", format!("{g}:{u}"))
                 .in_scope(g)
                 .with("memberId", u)
         };
-        let first = store.begin_run("c", ImportMode::Full, None, "t1").unwrap();
+        let first = store
+            .begin_run("c", ImportMode::Full, None, "t1", None)
+            .unwrap();
         let run = RunKey {
             connector: "c",
             run_id: first,
@@ -276,7 +284,9 @@ mod tests {
         store
             .finish_import(run, none, "t1", |_| commit("w1"))
             .unwrap();
-        let second = store.begin_run("c", ImportMode::Delta, None, "t2").unwrap();
+        let second = store
+            .begin_run("c", ImportMode::Delta, None, "t2", None)
+            .unwrap();
         let run = RunKey {
             connector: "c",
             run_id: second,
@@ -319,7 +329,9 @@ mod tests {
             attribute: "x') OR 1=1 --".into(),
             ..by_reference[0].clone()
         }];
-        let third = store.begin_run("c", ImportMode::Delta, None, "t3").unwrap();
+        let third = store
+            .begin_run("c", ImportMode::Delta, None, "t3", None)
+            .unwrap();
         let run = RunKey {
             connector: "c",
             run_id: third,

@@ -1,36 +1,42 @@
-//! The embedded SQLite store: connectors, runs, watermarks and objects.
+//! The store: connectors, runs, watermarks, leases and objects, behind one interface
+//! ([`Backend`]) with two implementations — the embedded SQLite file ([`SqliteStore`], the
+//! default) and PostgreSQL, shared by many workers.
 //!
-//! One file (plus SQLite's `-wal`/`-shm` while open) in WAL mode, so a crash never leaves a
-//! half-written batch and readers (`host objects`) do not block a running import. During a run
-//! a [writer thread](writer) with its own connection stores the queued batches of upserts, several
-//! at a time per transaction; a successful run ends with one transaction that applies deletes,
-//! stores the new watermark and marks the run succeeded (both in `import.rs`, the runner's only
-//! way to write; all SQL stays in this module).
+//! [`Store`] is what commands and the runner hold: an open backend plus the generic
+//! conveniences. The runner writes only through the import operations: batches of upserts
+//! through the [writer thread](writer) ([`ImportBackend::write_upserts`]), and one final
+//! transaction per successful run ([`Backend::finish_import`]) that applies deletes, stores the
+//! new watermark and marks the run succeeded at once.
 //!
 //! The store never holds credentials: connectors' settings are not stored at all, and objects
 //! are what the connector emitted.
 
+mod backend;
 mod delete_where;
 mod exports;
 mod import;
+mod leases;
 mod objects;
 mod runs;
 pub mod schema;
+mod sqlite;
 mod watermarks;
 pub mod writer;
 
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
-
+pub use backend::Backend;
 pub use delete_where::DeleteWhere;
 pub use exports::{ExportRow, ExportRunRecord};
 pub use import::{Deletions, FinalDeletes, RunKey, Verdict};
+pub use leases::LeaseRow;
 pub use objects::{StoredObject, UpsertOutcome};
 pub use runs::{ConnectorRow, RunEnd, RunError, RunRecord, RunStatus, TypeCounts};
+pub use sqlite::SqliteStore;
+use sqlite::{Tx, sqlite};
 pub use watermarks::{WatermarkRow, WatermarkSource};
+pub use writer::ImportBackend;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +92,37 @@ pub enum StoreError {
         /// The process running it.
         pid: i64,
     },
+    /// The run was closed by someone else (a worker that took its connector over after this
+    /// process lost the lease): nothing more is written for it.
+    #[error(
+        "run {run_id} is no longer running in the store (it is {status}): another process took its connector over; nothing more is written for it"
+    )]
+    RunClosed {
+        /// The run.
+        run_id: i64,
+        /// Its status in the store.
+        status: String,
+    },
+    /// A run was asked for under a lease this process does not hold (it expired or was taken).
+    #[error(
+        "connector `{connector}`: this process does not hold its lease (it expired or another worker took it)"
+    )]
+    LeaseNotHeld {
+        /// The connector.
+        connector: String,
+    },
+    /// A worker holds the connector's lease, so a one-off run must not start.
+    #[error(
+        "connector `{connector}` is leased by worker {holder} until {expires_at}; one run per connector at a time: let the worker run it"
+    )]
+    Leased {
+        /// The connector.
+        connector: String,
+        /// The lease holder.
+        holder: String,
+        /// When the lease expires unless renewed (RFC 3339).
+        expires_at: String,
+    },
     /// A JSON column could not be read back.
     #[error("store {path}: column {column} holds invalid JSON: {message}")]
     Corrupt {
@@ -98,212 +135,106 @@ pub enum StoreError {
     },
 }
 
-/// The writer's checkpoint interval in pages (of 4 KiB): at most about 40 MiB of log.
-const WRITER_CHECKPOINT_PAGES: i64 = 10_000;
-
 /// Shorthand.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// An open store.
+/// An open store: one [`Backend`], reached through `Deref` for its operations.
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
-    /// For an in-memory store: the URI of its shared-cache database, so that
-    /// [`Store::open_writer`] can open a second connection to the same data.
-    memory_uri: Option<String>,
+    backend: Box<dyn Backend>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store")
+            .field("location", &self.backend.location())
+            .finish()
     }
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    /// Wraps an open backend.
+    pub fn new(backend: Box<dyn Backend>) -> Self {
+        Self { backend }
+    }
+
+    /// Opens (creating if needed) the SQLite store at `path`.
     ///
     /// # Errors
-    /// The file cannot be opened or created, or was written by a newer host.
+    /// See [`SqliteStore::open`].
     pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
-                path: path.to_owned(),
-                message: format!("creating directory {}: {e}", dir.display()),
-            })?;
-        }
-        let conn = Connection::open(path).map_err(sqlite(path, "opening"))?;
-        Self::setup(conn, path)
+        Ok(Self::new(Box::new(SqliteStore::open(path)?)))
     }
 
-    /// Opens an existing store; used by read-only commands so a typo does not create a file.
+    /// Opens an existing SQLite store; used by read-only commands so a typo creates nothing.
     ///
     /// # Errors
-    /// [`StoreError::Missing`] when there is no file at `path`.
+    /// See [`SqliteStore::open_existing`].
     pub fn open_existing(path: &Path) -> Result<Self> {
-        if !path.exists() {
-            return Err(StoreError::Missing {
-                path: path.to_owned(),
-            });
-        }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(sqlite(path, "opening"))?;
-        Self::setup(conn, path)
+        Ok(Self::new(Box::new(SqliteStore::open_existing(path)?)))
     }
 
-    /// An in-memory store, for tests. It is a named shared-cache database, private to this
-    /// store and the writers it opens, and gone when the last of them is closed.
+    /// A private in-memory SQLite store, for tests.
     ///
     /// # Errors
     /// SQLite failed to allocate it.
     pub fn open_in_memory() -> Result<Self> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let uri = format!(
-            "file:host-memory-{}-{n}?mode=memory&cache=shared",
-            std::process::id()
-        );
-        let mut store = Self::open_memory_uri(&uri)?;
-        store.memory_uri = Some(uri);
-        Ok(store)
+        Ok(Self::new(Box::new(SqliteStore::open_in_memory()?)))
     }
 
-    fn open_memory_uri(uri: &str) -> Result<Self> {
-        let path = PathBuf::from(":memory:");
-        let conn = Connection::open_with_flags(uri, OpenFlags::default())
-            .map_err(sqlite(&path, "opening"))?;
-        Self::setup(conn, &path)
-    }
-
-    /// A second connection to this store, for the [writer thread](writer) of an import run.
+    /// [`Backend::finish_import`] with any closure.
     ///
     /// # Errors
-    /// The store cannot be opened again.
-    pub fn open_writer(&self) -> Result<Self> {
-        let writer = match &self.memory_uri {
-            Some(uri) => Self::open_memory_uri(uri)?,
-            None => Self::open_existing(&self.path)?,
-        };
-        // Checkpoint every WRITER_CHECKPOINT_PAGES pages of log instead of SQLite's 1000: an
-        // import rewrites the same B-tree pages many times, and each checkpoint copies them
-        // into the database file (and syncs it) once more.
-        writer
-            .conn
-            .pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
-            .map_err(sqlite(&self.path, "setting the checkpoint interval"))?;
-
-        Ok(writer)
+    /// The backend failed; nothing of the transaction was committed.
+    pub fn finish_import(
+        &mut self,
+        run: RunKey<'_>,
+        deletes: FinalDeletes<'_>,
+        at: &str,
+        decide: impl FnOnce(&Deletions) -> Verdict,
+    ) -> Result<()> {
+        self.backend
+            .finish_import(run, deletes, at, Box::new(decide))
     }
 
-    fn setup(mut conn: Connection, path: &Path) -> Result<Self> {
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(sqlite(path, "setting the busy timeout"))?;
-        // WAL: a crash never loses a committed batch, and readers don't block the writer.
-        let _mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-            .map_err(sqlite(path, "enabling WAL"))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(sqlite(path, "setting synchronous"))?;
-        conn.pragma_update(None, "foreign_keys", true)
-            .map_err(sqlite(path, "enabling foreign keys"))?;
-        // Deleted pages are zeroed, so removed objects do not linger in the file.
-        conn.pragma_update(None, "secure_delete", true)
-            .map_err(sqlite(path, "enabling secure_delete"))?;
-        schema::migrate(&mut conn).map_err(|e| match e {
-            schema::MigrateError::TooNew { found, known } => StoreError::TooNew {
-                path: path.to_owned(),
-                found,
-                known,
-            },
-            schema::MigrateError::Sqlite(source) => StoreError::Sqlite {
-                path: path.to_owned(),
-                what: "migrating the schema".into(),
-                source,
-            },
-        })?;
-        Ok(Self {
-            conn,
-            path: path.to_owned(),
-            memory_uri: None,
-        })
-    }
-
-    /// Runs `sql` on the store directly: tests use it to make a later write fail.
-    #[cfg(test)]
-    pub(crate) fn execute_batch_for_tests(&self, sql: &str) {
-        self.conn.execute_batch(sql).unwrap();
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The journal mode SQLite reports (`wal` for file stores).
+    /// [`Backend::for_each_object`] with any closure.
     ///
     /// # Errors
-    /// SQLite failed.
-    pub fn journal_mode(&self) -> Result<String> {
-        self.conn
-            .pragma_query_value(None, "journal_mode", |r| r.get(0))
-            .map_err(sqlite(&self.path, "reading the journal mode"))
-    }
-
-    /// Starts a write transaction (`BEGIN IMMEDIATE`, so it never fails half-way on a lock).
-    /// Private to the store: callers use the operations of [`import`] and the other modules.
-    ///
-    /// # Errors
-    /// SQLite failed, or another writer held the store longer than the busy timeout.
-    fn begin(&mut self) -> Result<Tx<'_>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sqlite(&self.path, "starting a transaction"))?;
-        Ok(Tx {
-            tx,
-            path: &self.path,
-        })
+    /// The backend failed, or `each` did.
+    pub fn for_each_object(
+        &self,
+        connector: &str,
+        object_type: Option<&str>,
+        limit: Option<usize>,
+        mut each: impl FnMut(StoredObject) -> Result<()>,
+    ) -> Result<()> {
+        self.backend
+            .for_each_object(connector, object_type, limit, &mut each)
     }
 }
 
-/// A write transaction; dropped without [`commit`](Tx::commit) it rolls back.
-struct Tx<'a> {
-    tx: rusqlite::Transaction<'a>,
-    path: &'a Path,
-}
+impl Deref for Store {
+    type Target = dyn Backend;
 
-impl std::fmt::Debug for Tx<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tx").field("path", &self.path).finish()
+    fn deref(&self) -> &Self::Target {
+        self.backend.as_ref()
     }
 }
 
-impl Tx<'_> {
-    /// Commits.
-    ///
-    /// # Errors
-    /// SQLite failed; nothing was written.
-    pub fn commit(self) -> Result<()> {
-        let path = self.path;
-        self.tx.commit().map_err(sqlite(path, "committing"))
-    }
-
-    /// Rolls back explicitly.
-    ///
-    /// # Errors
-    /// SQLite failed (the transaction is rolled back anyway when dropped).
-    pub fn rollback(self) -> Result<()> {
-        let path = self.path;
-        self.tx.rollback().map_err(sqlite(path, "rolling back"))
+impl DerefMut for Store {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.backend.as_mut()
     }
 }
 
-pub(crate) fn sqlite(path: &Path, what: &str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    let path = path.to_owned();
-    let what = what.to_owned();
-    move |source| StoreError::Sqlite { path, what, source }
+/// This machine's name, recorded on each run so that only runs of this machine are checked
+/// for a live process.
+pub(crate) fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
@@ -328,56 +259,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn file_store_uses_wal_and_reopens() {
+    fn a_store_reaches_its_backend_and_names_its_location() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/mesh.db");
-        let store = Store::open(&path).unwrap();
-        assert_eq!(store.journal_mode().unwrap(), "wal");
-        drop(store);
-        let store = Store::open_existing(&path).unwrap();
-        assert_eq!(
-            schema::version(&store.conn).unwrap(),
-            schema::latest_version()
-        );
-    }
-
-    #[test]
-    fn a_writer_is_a_second_connection_to_the_same_store() {
-        use connector_api::{ImportMode, Object};
-        use writer::{ImportBackend, UpsertBatch};
-
-        let dir = tempfile::tempdir().unwrap();
-        let memory = Store::open_in_memory().unwrap();
-        let file = Store::open(&dir.path().join("mesh.db")).unwrap();
-        for mut store in [memory, file] {
-            store.ensure_connector("c", "/l.so", None, "t0").unwrap();
-            let run_id = store.begin_run("c", ImportMode::Full, None, "t1").unwrap();
-            let mut writer = store.open_writer().unwrap();
-            let interval: i64 = writer
-                .conn
-                .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
-                .unwrap();
-            assert_eq!(interval, WRITER_CHECKPOINT_PAGES);
-            let batch = UpsertBatch {
-                objects: vec![Object::new("User", "u1")],
-                at: "t1".into(),
-            };
-            let run = RunKey {
-                connector: "c",
-                run_id,
-            };
-            writer.write_upserts(run, &[batch]).unwrap();
-            drop(writer);
-            assert_eq!(store.count_by_type("c").unwrap()["User"], 1, "{store:?}");
-        }
-    }
-
-    #[test]
-    fn open_existing_refuses_a_missing_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = Store::open_existing(&dir.path().join("nope.db")).unwrap_err();
-        assert!(matches!(err, StoreError::Missing { .. }));
-        assert!(err.to_string().contains("nope.db"), "{err}");
-        assert!(!dir.path().join("nope.db").exists());
+        let path = dir.path().join("mesh.db");
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.location(), path.display().to_string());
+        store.ensure_connector("c", "/l.so", None, "t0").unwrap();
+        assert_eq!(store.connectors().unwrap().len(), 1);
+        assert!(format!("{store:?}").contains("mesh.db"));
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use rusqlite::{CachedStatement, OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Result, Store, Tx, from_json, sqlite, to_json};
+use super::{Result, SqliteStore, Tx, from_json, sqlite, to_json};
 
 /// What storing an upsert did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,7 +306,7 @@ fn serialises_to(attributes: &connector_api::Attributes, stored: &[u8]) -> bool 
         && compare.rest.is_empty()
 }
 
-impl Store {
+impl SqliteStore {
     /// How many objects of each type `connector` has.
     ///
     /// # Errors
@@ -411,13 +411,13 @@ mod tests {
 
     use super::*;
 
-    fn store_with_run() -> (Store, i64) {
-        let mut store = Store::open_in_memory().unwrap();
+    fn store_with_run() -> (SqliteStore, i64) {
+        let mut store = SqliteStore::open_in_memory().unwrap();
         store
             .ensure_connector("okta", "/lib.so", None, "t0")
             .unwrap();
         let run = store
-            .begin_run("okta", ImportMode::Full, None, "t0")
+            .begin_run("okta", ImportMode::Full, None, "t0", None)
             .unwrap();
         (store, run)
     }
@@ -569,7 +569,7 @@ mod tests {
         tx.commit().unwrap();
 
         let run2 = store
-            .begin_run("okta", ImportMode::Full, None, "t1")
+            .begin_run("okta", ImportMode::Full, None, "t1", None)
             .unwrap();
         let tx = store.begin().unwrap();
         tx.upsert_object("okta", run2, &user("u1", "u1"), "t")
@@ -605,7 +605,7 @@ mod tests {
         tx.commit().unwrap();
 
         let run2 = store
-            .begin_run("okta", ImportMode::Delta, None, "t1")
+            .begin_run("okta", ImportMode::Delta, None, "t1", None)
             .unwrap();
         let tx = store.begin().unwrap();
         tx.upsert_object("okta", run2, &member("g1", "u1"), "t")
@@ -634,7 +634,7 @@ mod tests {
             .unwrap();
         tx.commit().unwrap();
         let run2 = store
-            .begin_run("okta", ImportMode::Delta, None, "t1")
+            .begin_run("okta", ImportMode::Delta, None, "t1", None)
             .unwrap();
         let tx = store.begin().unwrap();
         tx.upsert_object("okta", run2, &user("new", "x"), "t")

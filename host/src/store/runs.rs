@@ -7,7 +7,7 @@ use connector_api::{Descriptor, ImportMode, Skipped};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Result, Store, StoreError, Tx, from_json, sqlite, to_json};
+use super::{Result, SqliteStore, StoreError, Tx, from_json, sqlite, to_json};
 
 /// What a run did to one object type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +117,9 @@ pub struct RunRecord {
     pub notes: Vec<String>,
     /// Why it failed or was cancelled.
     pub error: Option<RunError>,
+    /// The worker that ran it under its lease (`None` for a one-off run).
+    #[serde(default)]
+    pub holder: Option<String>,
 }
 
 /// The end of a run, as written to its row.
@@ -152,9 +155,9 @@ pub struct ConnectorRow {
 }
 
 const RUN_COLUMNS: &str = "id, connector, mode, status, started_at, finished_at, watermark_before, \
-     watermark_after, counts, stats, events, skipped, notes, error_kind, error_message";
+     watermark_after, counts, stats, events, skipped, notes, error_kind, error_message, holder";
 
-impl Store {
+impl SqliteStore {
     /// Records that connector `name` was loaded from `library` (creating its row if needed).
     ///
     /// # Errors
@@ -214,63 +217,43 @@ impl Store {
         Ok(rows)
     }
 
-    /// Opens a run record (committed at once, so a crash leaves a trace) and returns its id.
-    ///
-    /// In the same transaction, runs of `connector` still marked `running` are examined: one
-    /// whose process is alive elsewhere makes this call fail with [`StoreError::Busy`]; the
-    /// others were left by a host that ended during them and are closed as failed
-    /// (`interrupted`), keeping the watermark.
+    /// See [`Backend::begin_run`](super::Backend::begin_run).
     ///
     /// # Errors
-    /// Another process is running the connector, or SQLite failed.
+    /// Another process or a worker's lease holds the connector, or SQLite failed.
     pub fn begin_run(
         &mut self,
         connector: &str,
         mode: ImportMode,
         watermark_before: Option<&str>,
         at: &str,
+        lease: Option<&str>,
     ) -> Result<i64> {
-        let own = i64::from(std::process::id());
         let path = self.path.clone();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sqlite(&path, "opening the run record"))?;
-        let running: Vec<(i64, Option<i64>)> = tx
-            .prepare("SELECT id, pid FROM runs WHERE connector = ?1 AND status = 'running'")
-            .and_then(|mut s| {
-                s.query_map([connector], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(sqlite(&path, "looking for runs in progress"))?;
-        for (run_id, pid) in &running {
-            if let Some(pid) = pid.filter(|p| *p != own && process_alive(*p)) {
-                return Err(StoreError::Busy {
-                    connector: connector.to_owned(),
-                    run_id: *run_id,
-                    pid,
-                });
+        match lease {
+            Some(holder) => super::leases::check_held(&tx, &path, connector, holder)?,
+            None => {
+                super::leases::check_free(&tx, &path, connector)?;
+                refuse_live_runs(&tx, &path, connector)?;
             }
         }
-        let closed = tx
-            .execute(
-                "UPDATE runs SET status = 'failed', finished_at = ?2, error_kind = 'interrupted', \
-                 error_message = 'the host process ended during the run; the watermark was kept' \
-                 WHERE connector = ?1 AND status = 'running'",
-                params![connector, at],
-            )
-            .map_err(sqlite(&path, "closing interrupted runs"))?;
-        if closed > 0 {
-            tracing::warn!(
-                connector,
-                closed,
-                "closed runs left `running` by a host that ended during them"
-            );
-        }
+        close_interrupted(&tx, &path, connector, at)?;
         tx.execute(
-            "INSERT INTO runs (connector, mode, status, started_at, watermark_before, pid) \
-             VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
-            params![connector, mode.to_string(), at, watermark_before, own],
+            "INSERT INTO runs (connector, mode, status, started_at, watermark_before, pid, \
+             hostname, holder) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7)",
+            params![
+                connector,
+                mode.to_string(),
+                at,
+                watermark_before,
+                i64::from(std::process::id()),
+                super::this_host(),
+                lease
+            ],
         )
         .map_err(sqlite(&path, "opening the run record"))?;
         let run_id = tx.last_insert_rowid();
@@ -396,7 +379,7 @@ fn finish_run(
     conn.execute(
         "UPDATE runs SET status = ?2, finished_at = ?3, watermark_after = ?4, counts = ?5, \
          stats = ?6, events = ?7, skipped = ?8, notes = ?9, error_kind = ?10, error_message = ?11 \
-         WHERE id = ?1",
+         WHERE id = ?1 AND status = 'running'",
         params![
             run_id,
             status.as_str(),
@@ -431,6 +414,7 @@ struct RawRun {
     notes: String,
     error_kind: Option<String>,
     error_message: Option<String>,
+    holder: Option<String>,
 }
 
 fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
@@ -450,6 +434,7 @@ fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
         notes: r.get(12)?,
         error_kind: r.get(13)?,
         error_message: r.get(14)?,
+        holder: r.get(15)?,
     })
 }
 
@@ -476,7 +461,77 @@ impl RawRun {
                 }),
                 (None, _) => None,
             },
+            holder: self.holder,
         })
+    }
+}
+
+/// Refuses a run while a run of `connector` is `running` in a live process of this machine.
+fn refuse_live_runs(tx: &Connection, path: &std::path::Path, connector: &str) -> Result<()> {
+    let own = i64::from(std::process::id());
+    let host = super::this_host();
+    let running: Vec<(i64, Option<i64>, Option<String>)> = tx
+        .prepare("SELECT id, pid, hostname FROM runs WHERE connector = ?1 AND status = 'running'")
+        .and_then(|mut s| {
+            s.query_map([connector], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(sqlite(path, "looking for runs in progress"))?;
+    for (run_id, pid, hostname) in running {
+        let here = hostname.as_deref().is_none_or(|h| h == host);
+        if let Some(pid) = pid.filter(|p| here && *p != own && process_alive(*p)) {
+            return Err(StoreError::Busy {
+                connector: connector.to_owned(),
+                run_id,
+                pid,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Closes the runs of `connector` left `running` as failed (`interrupted`), keeping the
+/// watermark.
+fn close_interrupted(
+    tx: &Connection,
+    path: &std::path::Path,
+    connector: &str,
+    at: &str,
+) -> Result<()> {
+    let closed = tx
+        .execute(
+            "UPDATE runs SET status = 'failed', finished_at = ?2, error_kind = 'interrupted', \
+             error_message = 'the host process ended during the run, or lost its lease; the watermark was kept' \
+             WHERE connector = ?1 AND status = 'running'",
+            params![connector, at],
+        )
+        .map_err(sqlite(path, "closing interrupted runs"))?;
+    if closed > 0 {
+        tracing::warn!(
+            connector,
+            closed,
+            "closed runs left `running` by a host that ended during them or lost its lease"
+        );
+    }
+    Ok(())
+}
+
+/// Fencing: fails with [`StoreError::RunClosed`] unless run `run_id` is still `running` (a
+/// worker that took its connector over closed it). Called first in every write transaction of
+/// a run, so a process that lost its lease writes nothing more.
+pub(super) fn ensure_running(tx: &Connection, path: &std::path::Path, run_id: i64) -> Result<()> {
+    let status: Option<String> = tx
+        .query_row("SELECT status FROM runs WHERE id = ?1", [run_id], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(sqlite(path, "checking the run is still running"))?;
+    match status {
+        Some(s) if s == "running" => Ok(()),
+        other => Err(StoreError::RunClosed {
+            run_id,
+            status: other.unwrap_or_else(|| "missing".into()),
+        }),
     }
 }
 
@@ -489,8 +544,8 @@ fn process_alive(pid: i64) -> bool {
 mod tests {
     use super::*;
 
-    fn store() -> Store {
-        let mut s = Store::open_in_memory().unwrap();
+    fn store() -> SqliteStore {
+        let mut s = SqliteStore::open_in_memory().unwrap();
         s.ensure_connector("okta", "/l.so", None, "t0").unwrap();
         s
     }
@@ -498,7 +553,9 @@ mod tests {
     #[test]
     fn a_run_left_running_by_a_dead_process_is_closed_as_interrupted() {
         let mut s = store();
-        let old = s.begin_run("okta", ImportMode::Full, None, "t1").unwrap();
+        let old = s
+            .begin_run("okta", ImportMode::Full, None, "t1", None)
+            .unwrap();
         // Pretend a process that no longer exists ran it.
         s.conn
             .execute(
@@ -506,7 +563,9 @@ mod tests {
                 params![i64::MAX, old],
             )
             .unwrap();
-        let new = s.begin_run("okta", ImportMode::Full, None, "t2").unwrap();
+        let new = s
+            .begin_run("okta", ImportMode::Full, None, "t2", None)
+            .unwrap();
         assert!(new > old);
         let closed = s.run(old).unwrap().unwrap();
         assert_eq!(closed.status, RunStatus::Failed);
@@ -517,13 +576,15 @@ mod tests {
     #[test]
     fn a_run_of_a_live_process_makes_a_second_run_wait() {
         let mut s = store();
-        let first = s.begin_run("okta", ImportMode::Full, None, "t1").unwrap();
+        let first = s
+            .begin_run("okta", ImportMode::Full, None, "t1", None)
+            .unwrap();
         // PID 1 is always alive and never this test.
         s.conn
             .execute("UPDATE runs SET pid = 1 WHERE id = ?1", [first])
             .unwrap();
         let err = s
-            .begin_run("okta", ImportMode::Delta, None, "t2")
+            .begin_run("okta", ImportMode::Delta, None, "t2", None)
             .unwrap_err();
         assert!(
             matches!(err, StoreError::Busy { run_id, pid: 1, .. } if run_id == first),
@@ -532,6 +593,9 @@ mod tests {
         assert!(err.to_string().contains("already running in process 1"));
         // Other connectors are not affected.
         s.ensure_connector("other", "/o.so", None, "t2").unwrap();
-        assert!(s.begin_run("other", ImportMode::Full, None, "t2").is_ok());
+        assert!(
+            s.begin_run("other", ImportMode::Full, None, "t2", None)
+                .is_ok()
+        );
     }
 }

@@ -101,6 +101,19 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     DROP INDEX objects_by_last_seen;
     "#,
+    // v5: workers. A lease per connector (holder and expiry by the store's clock, in Unix
+    // seconds), and on each run the machine and the lease holder that ran it.
+    r#"
+    CREATE TABLE leases (
+        connector   TEXT PRIMARY KEY NOT NULL,
+        holder      TEXT NOT NULL,
+        acquired_at REAL NOT NULL,
+        renewed_at  REAL NOT NULL,
+        expires_at  REAL NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE runs ADD COLUMN hostname TEXT;
+    ALTER TABLE runs ADD COLUMN holder TEXT;
+    "#,
 ];
 
 /// The schema version this host writes.

@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Result, Store, Tx, sqlite};
+use super::{Result, SqliteStore, Tx, sqlite};
 
 /// Who wrote a watermark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,7 +28,7 @@ pub struct WatermarkRow {
     pub updated_at: String,
 }
 
-impl Store {
+impl SqliteStore {
     /// The stored watermark of `connector`.
     ///
     /// # Errors
@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn operator_and_run_watermarks() {
-        let mut store = Store::open_in_memory().unwrap();
+        let mut store = SqliteStore::open_in_memory().unwrap();
         store.ensure_connector("okta", "/l.so", None, "t").unwrap();
         assert!(store.watermark("okta").unwrap().is_none());
         store
@@ -138,7 +138,7 @@ mod tests {
         assert_eq!(w.run_id, None);
 
         let run = store
-            .begin_run("okta", connector_api::ImportMode::Full, None, "t2")
+            .begin_run("okta", connector_api::ImportMode::Full, None, "t2", None)
             .unwrap();
         let tx = store.begin().unwrap();
         tx.set_watermark_from_run("okta", Some("w2"), run, "t3")

@@ -63,6 +63,16 @@ pub trait ImportBackend: Send + 'static {
     ) -> Result<Vec<UpsertOutcome>>;
 }
 
+impl<B: ImportBackend + ?Sized> ImportBackend for Box<B> {
+    fn write_upserts(
+        &mut self,
+        run: RunKey<'_>,
+        batches: &[UpsertBatch],
+    ) -> Result<Vec<UpsertOutcome>> {
+        (**self).write_upserts(run, batches)
+    }
+}
+
 /// Called by the writer thread after each transaction with what is stored so far, per type.
 pub type OnStored = Box<dyn FnMut(&BTreeMap<String, TypeCounts>) + Send>;
 
