@@ -4,7 +4,7 @@
 //! store = "mesh.db"                       # default: mesh.db
 //!
 //! [secrets]
-//! backends = ["env", "keyring", "file"]    # resolution order (default: all three, this order)
+//! backends = ["systemd", "env", "keyring", "file"]  # resolution order (default: all, this order)
 //! dir = "secrets"                         # the file backend's directory (default: secrets)
 //! keyring_service = "identity-connectors" # the keyring service name (default)
 //!
@@ -35,6 +35,7 @@ use crate::guard::GuardPolicy;
 use crate::secrets::env::EnvBackend;
 use crate::secrets::file::FileBackend;
 use crate::secrets::keyring::{DEFAULT_SERVICE, KeyringBackend};
+use crate::secrets::systemd::SystemdBackend;
 use crate::secrets::{Backend, BackendKind, SecretChain};
 
 /// The default configuration file name.
@@ -76,7 +77,12 @@ impl SecretsConfig {
     /// The defaults, with the file directory under `base_dir`.
     pub fn defaults(base_dir: &Path) -> Self {
         Self {
-            backends: vec![BackendKind::Env, BackendKind::Keyring, BackendKind::File],
+            backends: vec![
+                BackendKind::Systemd,
+                BackendKind::Env,
+                BackendKind::Keyring,
+                BackendKind::File,
+            ],
             dir: base_dir.join(DEFAULT_SECRETS_DIR),
             keyring_service: DEFAULT_SERVICE.to_owned(),
         }
@@ -85,6 +91,7 @@ impl SecretsConfig {
     /// Builds one backend of `kind` with these settings (configured in the chain or not).
     pub fn backend(&self, kind: BackendKind) -> Box<dyn Backend> {
         match kind {
+            BackendKind::Systemd => Box::new(SystemdBackend::from_env()),
             BackendKind::Env => Box::new(EnvBackend::new()),
             BackendKind::Keyring => Box::new(KeyringBackend::new(self.keyring_service.clone())),
             BackendKind::File => Box::new(FileBackend::new(self.dir.clone())),
@@ -307,7 +314,7 @@ impl RawSecrets {
                     origin,
                     "secrets.backends",
                     format!(
-                        "`{kind}` is listed twice; list each of env, keyring, file at most once"
+                        "`{kind}` is listed twice; list each of systemd, env, keyring, file at most once"
                     ),
                 ));
             }
@@ -435,7 +442,7 @@ fn deserialize(text: &str, origin: &Path) -> Result<RawConfig, HostError> {
 /// Adds what is expected to serde's terse messages.
 fn explain(message: &str) -> String {
     if message.contains("unknown variant") && message.contains("env") {
-        format!("{message} (secrets.backends lists env, keyring and/or file)")
+        format!("{message} (secrets.backends lists systemd, env, keyring and/or file)")
     } else {
         message.to_owned()
     }
@@ -574,6 +581,26 @@ mod tests {
         let a = c.connector("a").unwrap();
         assert_eq!(a.library, Path::new("/opt/lib/liba.so"));
         assert_eq!(a.config, serde_json::json!({}));
+    }
+
+    #[test]
+    fn systemd_credentials_come_first_by_default_and_can_be_listed() {
+        let defaults = SecretsConfig::defaults(Path::new("/etc/mesh"));
+        assert_eq!(
+            defaults.backends,
+            [
+                BackendKind::Systemd,
+                BackendKind::Env,
+                BackendKind::Keyring,
+                BackendKind::File
+            ]
+        );
+        let c = parse("[secrets]\nbackends = [\"env\", \"systemd\"]\n").unwrap();
+        assert_eq!(c.secrets.backends, [BackendKind::Env, BackendKind::Systemd]);
+        assert_eq!(
+            c.secrets.backend(BackendKind::Systemd).kind(),
+            BackendKind::Systemd
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! here so the end-to-end tests drive the same code paths as an operator.
 //!
 //! * [`config`] — `host.toml`: store path, secret backends, guards, connectors.
-//! * [`secrets`] — the `secret://` resolution chain (environment, kernel keyring, files).
+//! * [`secrets`] — the `secret://` resolution chain (systemd credentials, environment, kernel keyring, files).
 //! * [`plugin`] — loading a connector library and creating an instance from its settings.
 //! * [`runner`] — one import run: the sink, scope completion, guards, the final transaction.
 //! * [`guard`] — the mass-delete guard rules (pure functions).

@@ -7,6 +7,8 @@
 //! lives only in memory for the duration of the run and is zeroed when dropped.
 //!
 //! Backends, in the default order (configurable with `secrets.backends`):
+//! * [`systemd`] — `$CREDENTIALS_DIRECTORY/okta.contoso.apitoken`, the credentials systemd passes
+//!   to a service (`LoadCredentialEncrypted=`); unavailable, and skipped, outside such a service;
 //! * [`env`](mod@env) — `SECRET_OKTA_CONTOSO_APITOKEN` for `secret://okta/contoso/apitoken`;
 //! * [`keyring`] — the OS keyring; on Linux the kernel keyutils session keyring (no D-Bus);
 //! * [`file`](mod@file) — one file per reference under a directory, refused when group/world-readable.
@@ -17,6 +19,7 @@ pub mod env;
 pub mod file;
 pub mod input;
 pub mod keyring;
+pub mod systemd;
 
 use std::fmt;
 
@@ -110,6 +113,8 @@ impl std::str::FromStr for SecretRef {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
+    /// systemd service credentials (`$CREDENTIALS_DIRECTORY`).
+    Systemd,
     /// Environment variables.
     Env,
     /// The OS keyring.
@@ -122,6 +127,7 @@ impl BackendKind {
     /// The name used in host.toml and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
+            BackendKind::Systemd => "systemd",
             BackendKind::Env => "env",
             BackendKind::Keyring => "keyring",
             BackendKind::File => "file",
@@ -177,7 +183,7 @@ pub enum SecretError {
         /// What failed.
         reason: String,
     },
-    /// The backend cannot store secrets (`env`), or is not configured.
+    /// The backend cannot store secrets (`env`, `systemd`), or is not configured.
     #[error("{0}")]
     Unsupported(String),
 }

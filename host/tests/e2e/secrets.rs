@@ -1,4 +1,5 @@
-//! Secrets resolve from the environment, files and the kernel keyring — through the CLI too.
+//! Secrets resolve from systemd credentials, the environment, files and the kernel keyring —
+//! through the CLI too.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -196,4 +197,61 @@ async fn keyring_secret_resolves_in_process_and_through_the_cli() {
         text(&out)
     );
     assert!(!text(&out).contains(token));
+}
+
+/// A service's `$CREDENTIALS_DIRECTORY` comes first in the default chain: the child host imports
+/// with the token from the credential `e2e.okta.token`, ahead of a wrong one in the environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_credential_resolves_first_in_the_default_chain() {
+    let token = "credential-token-1414";
+    let sim = simulator(OrgSpec::tiny(), token).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_host_toml(dir.path(), &sim, "");
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    let file = creds.join("e2e.okta.token");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o400)).unwrap();
+
+    let mut cmd = host();
+    cmd.arg("--config")
+        .arg(&config)
+        .args(["import", "okta", "--mode", "full"])
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .env(TOKEN_VAR, "wrong-env-token");
+    let out = run_host(cmd).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("succeeded"), "{}", text(&out));
+
+    let mut cmd = host();
+    cmd.arg("--config")
+        .arg(&config)
+        .args(["secret", "check", TOKEN_REF])
+        .env("CREDENTIALS_DIRECTORY", &creds);
+    let out = run_host(cmd).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "resolves from systemd (systemd credential e2e.okta.token ({}))",
+            file.display()
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains(token));
+
+    // Outside a service the backend is skipped, and the error says why.
+    let mut cmd = host();
+    cmd.arg("--config").arg(&config).args(["import", "okta"]);
+    let out = run_host(cmd).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tried systemd ($CREDENTIALS_DIRECTORY is not set"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("env ({TOKEN_VAR} is not set)")),
+        "{stderr}"
+    );
 }

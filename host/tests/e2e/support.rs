@@ -207,6 +207,7 @@ pub fn host() -> Command {
     cmd.env_remove(TOKEN_VAR)
         .env_remove("RUST_LOG")
         .env_remove("HOST_CONFIG")
+        .env_remove("CREDENTIALS_DIRECTORY")
         .stdin(Stdio::null());
     cmd
 }
