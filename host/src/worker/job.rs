@@ -102,7 +102,7 @@ pub fn spawn(job: Job, events: Sender<Event>) -> Result<(), HostError> {
     std::thread::Builder::new()
         .name(format!("import-{name}"))
         .spawn(move || {
-            let result = run(&job);
+            let result = Box::new(run(&job));
             let name = job.config.name.clone();
             let _ = events.send(Event::Finished { name, result });
         })

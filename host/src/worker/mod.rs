@@ -47,7 +47,7 @@ pub enum Event {
         /// The connector.
         name: String,
         /// Its report, or why there is none.
-        result: Result<RunReport, HostError>,
+        result: Box<Result<RunReport, HostError>>,
     },
     /// Stop taking work, cancel the running imports, release the leases, return.
     Stop,

@@ -93,7 +93,7 @@ impl Worker {
         loop {
             let wait = next_tick.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(wait) {
-                Ok(Event::Finished { name, result }) => self.finished(&name, result),
+                Ok(Event::Finished { name, result }) => self.finished(&name, *result),
                 Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {
                     self.tick();
@@ -310,7 +310,7 @@ impl Worker {
         while !self.running.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
-                Ok(Event::Finished { name, result }) => self.finished(&name, result),
+                Ok(Event::Finished { name, result }) => self.finished(&name, *result),
                 Ok(Event::Stop) => {}
                 Err(_) => break,
             }

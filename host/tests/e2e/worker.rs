@@ -394,7 +394,10 @@ pub async fn two_workers_share_connectors(store_toml: &str) {
             "{name}: taken over {delay:?} after the kill (lease_ttl {LEASE_TTL:?} + poll {POLL:?})"
         );
     }
-    eprintln!("takeovers after the kill: {takeovers:?}");
+    #[allow(clippy::print_stderr)] // the measured figures, shown with --nocapture
+    {
+        eprintln!("takeovers after the kill: {takeovers:?}");
+    }
     for (name, sim) in &fleet.sims {
         assert_eq!(
             stored_keys(&store, name),
