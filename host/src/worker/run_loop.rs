@@ -329,3 +329,133 @@ impl Worker {
         tracing::info!("worker stopped");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::config::{ConnectorConfig, SecretsConfig, WorkerConfig};
+    use crate::scheduler::Schedule;
+    use crate::store::{RunEnd, RunError, Store};
+
+    const TTL: Duration = Duration::from_secs(30);
+
+    fn connector(name: &str) -> (String, (ConnectorConfig, Schedule)) {
+        let config = ConnectorConfig {
+            name: name.to_owned(),
+            library: PathBuf::from("/nonexistent/libnothing.so"),
+            config: serde_json::json!({}),
+            auth: serde_json::json!({}),
+        };
+        let schedule = Schedule {
+            every: chrono::Duration::hours(1),
+            full_every: chrono::Duration::days(7),
+        };
+        (name.to_owned(), (config, schedule))
+    }
+
+    /// A worker over an in-memory store prepared by `prepare`.
+    fn worker(prepare: impl FnOnce(&mut Store)) -> Worker {
+        let mut store = Store::open_in_memory().unwrap();
+        prepare(&mut store);
+        let store = Mutex::new(Some(store));
+        let settings = Settings {
+            holder: "me".into(),
+            concurrency: 2,
+            worker: WorkerConfig {
+                lease_ttl: TTL,
+                ..WorkerConfig::default()
+            },
+            connectors: ["busy", "later", "broken"]
+                .map(connector)
+                .into_iter()
+                .collect(),
+            guard: crate::guard::GuardPolicy::default(),
+            secrets: SecretsConfig::defaults(std::path::Path::new("/nonexistent")),
+            clock: Arc::new(SystemClock),
+            open_store: Arc::new(move || {
+                lock(&store)
+                    .take()
+                    .ok_or_else(|| HostError::Io("one connection in this test".into()))
+            }),
+        };
+        Worker::new(settings, Arc::new(Metrics::new(Arc::new(SystemClock)))).unwrap()
+    }
+
+    #[test]
+    fn a_tick_skips_leased_and_not_due_connectors_and_gives_back_what_cannot_start() {
+        let mut w = worker(|s| {
+            // `busy` runs on another worker; `later` ran a minute ago.
+            assert!(s.acquire_lease("busy", "w2", TTL).unwrap());
+            s.ensure_connector("later", "/l.so", None, "t").unwrap();
+            assert!(s.acquire_lease("later", "w0", TTL).unwrap());
+            let at = crate::clock::format_ts(Utc::now() - chrono::Duration::minutes(1));
+            let run = s
+                .begin_run("later", ImportMode::Full, None, &at, Some("w0"))
+                .unwrap();
+            let error = RunError {
+                kind: "x".into(),
+                message: "x".into(),
+            };
+            s.finish_run_unsuccessful(run, RunStatus::Failed, &RunEnd::default(), &error, &at)
+                .unwrap();
+            assert!(s.release_lease("later", "w0").unwrap());
+        });
+        w.tick();
+        assert!(w.running.is_empty());
+        let leases = lock(&w.store).leases().unwrap();
+        assert_eq!(leases.len(), 1, "{leases:?}");
+        assert_eq!(
+            leases[0].holder, "w2",
+            "`busy` untouched; `broken` given back"
+        );
+        let later = w.next_check["later"];
+        let in_an_hour = Utc::now() + chrono::Duration::minutes(59);
+        assert!(later > Utc::now() && later <= in_an_hour, "{later}");
+        assert!(w.next_check["broken"] > Utc::now(), "retried after `every`");
+        assert!(
+            !w.next_check.contains_key("busy"),
+            "looked at again next poll"
+        );
+        let text = w.metrics.encode();
+        assert!(
+            text.contains("host_worker_runs_total{connector=\"broken\",outcome=\"not_started\"} 1"),
+            "{text}"
+        );
+        // Nothing is due at the next tick: the library is not loaded again.
+        w.tick();
+        assert!(!w.metrics.encode().contains("outcome=\"not_started\"} 2"));
+        w.shutdown();
+    }
+
+    #[test]
+    fn an_orphaned_run_of_a_dead_worker_is_due_at_once_once_its_lease_expired() {
+        let mut w = worker(|s| {
+            s.ensure_connector("later", "/l.so", None, "t").unwrap();
+            assert!(
+                s.acquire_lease("later", "dead", Duration::from_millis(300))
+                    .unwrap()
+            );
+            let at = crate::clock::format_ts(Utc::now());
+            s.begin_run("later", ImportMode::Full, None, &at, Some("dead"))
+                .unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(400)); // the dead worker's lease expires
+        let c = w.consider("later", Utc::now());
+        assert_eq!(
+            c.map(|c| c.name).as_deref(),
+            Some("later"),
+            "due although its slot is an hour away"
+        );
+        assert!(!w.try_start("later"), "the library does not exist");
+        let text = w.metrics.encode();
+        assert!(
+            text.contains("host_worker_runs_total{connector=\"later\",outcome=\"not_started\"} 1"),
+            "it took the lease and tried: {text}"
+        );
+        assert!(lock(&w.store).leases().unwrap().is_empty(), "given back");
+        w.shutdown();
+    }
+}
