@@ -39,12 +39,12 @@ const SLOW: Duration = Duration::from_secs(8);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_share_connectors_in_a_sqlite_file() {
-    two_workers_share_connectors("store = \"mesh.db\"").await;
+    two_workers_share_connectors("store = \"mesh.db\"", &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_stops_a_worker_in_order_with_a_sqlite_file() {
-    sigterm_cancels_and_releases("store = \"mesh.db\"").await;
+    sigterm_cancels_and_releases("store = \"mesh.db\"", &[]).await;
 }
 
 /// Simulated orgs, one connector each in `conf.d/`, a host.toml with `store_toml`.
@@ -52,11 +52,13 @@ struct Fleet {
     dir: tempfile::TempDir,
     config: PathBuf,
     sims: BTreeMap<String, Simulator>,
+    /// More environment for the worker processes (e.g. the store password's secret).
+    env: Vec<(String, String)>,
 }
 
 impl Fleet {
     /// `n` connectors `c0`… ; the first `slow` of them answer member listings slowly.
-    async fn new(store_toml: &str, n: usize, slow: usize) -> Self {
+    async fn new(store_toml: &str, env: &[(&str, &str)], n: usize, slow: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let confd = dir.path().join("conf.d");
         std::fs::create_dir(&confd).unwrap();
@@ -96,7 +98,16 @@ impl Fleet {
             ),
         )
         .unwrap();
-        Self { dir, config, sims }
+        let env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self {
+            dir,
+            config,
+            sims,
+            env,
+        }
     }
 
     /// Opens the store the workers share, as a host command would.
@@ -121,6 +132,7 @@ impl Fleet {
             .args(["-v", "worker", "--concurrency", &concurrency.to_string()])
             .args(["--metrics", &format!("127.0.0.1:{metrics}")])
             .env(TOKEN_VAR, TOKEN)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out));
         Worker {
@@ -305,9 +317,10 @@ fn metric(text: &str, prefix: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(prefix)?.strip_prefix(' ')?.parse().ok())
 }
 
-/// Two workers, twelve connectors (three of them slow), one worker killed mid-run.
-pub async fn two_workers_share_connectors(store_toml: &str) {
-    let fleet = Fleet::new(store_toml, 12, 3).await;
+/// Two workers, twelve connectors (three of them slow), one worker killed mid-run; `env` is
+/// more environment for the worker processes.
+pub async fn two_workers_share_connectors(store_toml: &str, env: &[(&str, &str)]) {
+    let fleet = Fleet::new(store_toml, env, 12, 3).await;
     let slow = ["c0", "c1", "c2"];
     let names: Vec<String> = fleet.sims.keys().cloned().collect();
     drop(fleet.store()); // creates the store before two processes migrate it
@@ -486,8 +499,8 @@ fn check_survivor_metrics(survivor: &Worker, runs: &BTreeMap<String, Vec<RunReco
 }
 
 /// One worker mid-run gets SIGTERM: exit 0, the run recorded as cancelled, no lease left.
-pub async fn sigterm_cancels_and_releases(store_toml: &str) {
-    let fleet = Fleet::new(store_toml, 2, 1).await;
+pub async fn sigterm_cancels_and_releases(store_toml: &str, env: &[(&str, &str)]) {
+    let fleet = Fleet::new(store_toml, env, 2, 1).await;
     let mut worker = fleet.worker("w", 2, free_port());
     fleet.wait_for(Duration::from_secs(30), "c0 mid-run, c1 done", |runs| {
         let c0 = runs["c0"]
