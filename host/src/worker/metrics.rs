@@ -3,7 +3,7 @@
 //!
 //! | metric | type | labels |
 //! | --- | --- | --- |
-//! | `host_worker_runs_total` | counter | `connector`, `outcome` (`succeeded`, `failed`, `cancelled`, `not_recorded`, `not_started`) |
+//! | `host_worker_runs_total` | counter | `connector`, `outcome` (`succeeded`, `failed`, `cancelled`, `not_recorded`: the run could not be recorded, `not_started`: its library, secrets or settings failed) |
 //! | `host_worker_objects_written_total` | counter | `connector`: objects created, updated or deleted by successful runs |
 //! | `host_worker_requests_total` | counter | `connector`: the connector's `requests` statistic |
 //! | `host_worker_rate_limit_waits_total` | counter | `connector`: the connector's `rate_limit_waits` statistic |

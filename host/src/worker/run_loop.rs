@@ -106,6 +106,10 @@ impl Worker {
 
     /// One look for due connectors; starts as many as there are free slots.
     fn tick(&mut self) {
+        self.metrics.set_leases_held(self.keeper.count());
+        if self.running.len() >= self.settings.concurrency {
+            return; // no free slot: nothing to read
+        }
         let now = self.settings.clock.now();
         let leases: HashMap<String, LeaseRow> = match lock(&self.store).leases() {
             Ok(rows) => rows.into_iter().map(|l| (l.connector.clone(), l)).collect(),
@@ -274,7 +278,12 @@ impl Worker {
                     connector = name,
                     "the run could not be started or recorded: {e}"
                 );
-                self.metrics.count_outcome(name, "not_recorded");
+                // Creating the instance (secrets, settings) comes before the run record.
+                let outcome = match e {
+                    HostError::Secret(_) | HostError::Connector { .. } => "not_started",
+                    _ => "not_recorded",
+                };
+                self.metrics.count_outcome(name, outcome);
                 self.retry_later(name);
             }
         }

@@ -311,6 +311,30 @@ fn assert_no_overlap(runs: &BTreeMap<String, Vec<RunRecord>>) {
     }
 }
 
+/// Checks that no worker ran more than `k` imports at once (from the run records).
+fn assert_concurrency_at_most(runs: &BTreeMap<String, Vec<RunRecord>>, k: usize) {
+    let mut by_holder: BTreeMap<&str, Vec<(DateTime<Utc>, i32)>> = BTreeMap::new();
+    for r in runs.values().flatten() {
+        let (Some(holder), Some(end)) = (r.holder.as_deref(), r.finished_at.as_deref()) else {
+            continue;
+        };
+        let events = by_holder.entry(holder).or_default();
+        events.push((ts(&r.started_at), 1));
+        events.push((ts(end), -1));
+    }
+    for (holder, mut events) in by_holder {
+        events.sort(); // an end (-1) sorts before a start at the same instant
+        let mut now = 0;
+        for (_, step) in events {
+            now += step;
+            assert!(
+                now <= k as i32,
+                "{holder} ran {now} imports at once (limit {k})"
+            );
+        }
+    }
+}
+
 /// The value of the metric line starting with `prefix` (`name{labels}`).
 fn metric(text: &str, prefix: &str) -> Option<f64> {
     text.lines()
@@ -386,6 +410,7 @@ pub async fn two_workers_share_connectors(store_toml: &str, env: &[(&str, &str)]
 
     let runs = all_runs(&store, &fleet.sims);
     assert_no_overlap(&runs);
+    assert_concurrency_at_most(&runs, 3);
     let mut takeovers = Vec::new();
     for (name, killed_run) in &killed {
         let dead = store.run(*killed_run).unwrap().unwrap();
