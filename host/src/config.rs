@@ -18,6 +18,9 @@
 //! auth = { Mode = "ApiKey", ApiKey = "secret://okta/contoso/apitoken" }  # or auth_file = "…"
 //! ```
 //!
+//! `connectors_dir`, `[worker]` and each connector's `schedule` are what `host worker` reads:
+//! see [`worker`].
+//!
 //! Every relative path in the file (`store`, `secrets.dir`, `library`, `config_file`,
 //! `auth_file`) is resolved against the directory that contains the file, so a configuration
 //! works the same whatever the current directory is. Unknown keys are errors (a typo must not be
@@ -28,15 +31,21 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::HostError;
 use crate::guard::GuardPolicy;
+use crate::scheduler::Schedule;
 use crate::secrets::env::EnvBackend;
 use crate::secrets::file::FileBackend;
 use crate::secrets::keyring::{DEFAULT_SERVICE, KeyringBackend};
 use crate::secrets::systemd::SystemdBackend;
 use crate::secrets::{Backend, BackendKind, SecretChain};
+
+pub mod worker;
+
+pub use worker::WorkerConfig;
 
 /// The default configuration file name.
 pub const DEFAULT_CONFIG: &str = "host.toml";
@@ -58,8 +67,12 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Mass-delete guard.
     pub guard: GuardPolicy,
-    /// Connectors by name.
+    /// Connectors by name (inline and from `connectors_dir`).
     pub connectors: BTreeMap<String, ConnectorConfig>,
+    /// The schedules `host worker` runs, by connector name.
+    pub schedules: BTreeMap<String, Schedule>,
+    /// `[worker]`.
+    pub worker: WorkerConfig,
 }
 
 /// `[secrets]`.
@@ -143,6 +156,9 @@ struct RawConfig {
     guard: RawGuard,
     #[serde(default)]
     connectors: BTreeMap<String, RawConnector>,
+    connectors_dir: Option<PathBuf>,
+    #[serde(default)]
+    worker: worker::RawWorker,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -168,6 +184,7 @@ struct RawConnector {
     config_file: Option<PathBuf>,
     auth: Option<toml::Table>,
     auth_file: Option<PathBuf>,
+    schedule: Option<worker::RawSchedule>,
 }
 
 impl fmt::Debug for RawConnector {
@@ -188,6 +205,8 @@ impl Config {
             secrets: SecretsConfig::defaults(base_dir),
             guard: GuardPolicy::default(),
             connectors: BTreeMap::new(),
+            schedules: BTreeMap::new(),
+            worker: WorkerConfig::default(),
         }
     }
 
@@ -229,10 +248,18 @@ impl Config {
         let raw: RawConfig = deserialize(text, origin)?;
         let secrets = raw.secrets.resolve(origin, base_dir)?;
         let guard = raw.guard.resolve(origin)?;
+        let worker = raw.worker.resolve(origin)?;
         let mut connectors = BTreeMap::new();
+        let mut schedules = BTreeMap::new();
         for (name, raw) in raw.connectors {
+            if let Some(s) = &raw.schedule {
+                schedules.insert(name.clone(), s.resolve(origin, &name)?);
+            }
             let connector = raw.resolve(name.clone(), origin, base_dir)?;
-            connectors.insert(name, connector);
+            connectors.insert(name, (connector, origin.to_owned()));
+        }
+        if let Some(dir) = raw.connectors_dir {
+            worker::load_dir(&base_dir.join(dir), origin, &mut connectors, &mut schedules)?;
         }
         Ok(Self {
             source: None,
@@ -240,7 +267,9 @@ impl Config {
             store: base_dir.join(raw.store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE))),
             secrets,
             guard,
-            connectors,
+            connectors: connectors.into_iter().map(|(k, (c, _))| (k, c)).collect(),
+            schedules,
+            worker,
         })
     }
 
@@ -406,7 +435,7 @@ impl RawConnector {
     }
 }
 
-fn deserialize(text: &str, origin: &Path) -> Result<RawConfig, HostError> {
+fn deserialize<T: DeserializeOwned>(text: &str, origin: &Path) -> Result<T, HostError> {
     let line_of = |span: Option<std::ops::Range<usize>>| {
         span.map(|s| text[..s.start.min(text.len())].lines().count().max(1))
     };

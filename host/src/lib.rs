@@ -12,6 +12,8 @@
 //! * [`guard`] — the mass-delete guard rules (pure functions).
 //! * [`store`] — schema, migrations and queries.
 //! * [`scheduler`] — when the next delta or full run is due (time is a parameter).
+//! * [`worker`] — `host worker`: every connector's schedule under leases, K imports at once,
+//!   metrics.
 //! * [`logging`] / [`progress`] — connector log records to `tracing`, progress bars on terminals.
 
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
@@ -29,5 +31,6 @@ pub mod runner;
 pub mod scheduler;
 pub mod secrets;
 pub mod store;
+pub mod worker;
 
 pub use error::{ExitCode, HostError};

@@ -23,6 +23,7 @@ Examples:
   host runs okta                               history, outcomes, errors
   host objects okta --type User --format jsonl
   host schedule okta --every 15m --full-every 7d
+  host worker --concurrency 8 --metrics 127.0.0.1:9464   every connector's schedule, leased
   host snapshot okta --out backup/2026-11-23     IGA objects as JSON files + manifest
 
 Exit codes: 0 ok · 1 failure · 2 usage · 3 configuration or secret · 4 run failed ·
@@ -79,6 +80,8 @@ enum Command {
     Demo(commands::demo::Args),
     /// Write an Okta connector's Identity Governance objects to JSON files (read-only)
     Snapshot(commands::snapshot::Args),
+    /// Run the schedules of every connector in host.toml under leases, until SIGTERM
+    Worker(commands::worker::Args),
     /// Send changes (a JSON-lines file) to a connector that can write back; per-change outcomes
     Export(commands::export::Args),
 }
@@ -135,6 +138,7 @@ fn run(cli: Cli) -> Result<ExitCode, host::HostError> {
             Command::Demo(args) => commands::demo::run(&app, args).await,
             Command::Snapshot(args) => commands::snapshot::run(&app, args).await,
             Command::Export(args) => commands::export::run(&app, args).await,
+            Command::Worker(args) => commands::worker::run(&app, args).await,
         }
     })
 }

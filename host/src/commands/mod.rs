@@ -14,6 +14,7 @@ pub mod schedule;
 pub mod secret;
 pub mod snapshot;
 pub mod watermark;
+pub mod worker;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -21,4 +21,5 @@ mod snapshot;
 mod support;
 mod sync;
 mod syslog;
+mod worker;
 mod write_back;
