@@ -16,6 +16,8 @@ mod objects;
 mod runs;
 pub mod schema;
 mod session;
+#[cfg(test)]
+mod tests;
 mod watermarks;
 
 use std::collections::BTreeMap;
