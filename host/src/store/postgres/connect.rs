@@ -137,12 +137,7 @@ impl PgTarget {
 
 impl Parts {
     fn parse(text: &str) -> Result<Self> {
-        let bad = |message: String| StoreError::Postgres {
-            location: "host.toml `store`".into(),
-            what: "reading the PostgreSQL URL".into(),
-            code: None,
-            message,
-        };
+        let bad = url_error;
         let url = url::Url::parse(text).map_err(|e| {
             bad(format!(
                 "not a URL ({e}); expected postgres://user@host:port/database"
@@ -186,20 +181,35 @@ impl Parts {
             rootcert: env("PGSSLROOTCERT").map(PathBuf::from),
             application_name: None,
         };
+        parts.apply_query(&url)?;
+        Ok(parts)
+    }
+
+    /// The URL's parameters: `sslmode`, `sslrootcert`, `application_name`.
+    fn apply_query(&mut self, url: &url::Url) -> Result<()> {
         for (key, value) in url.query_pairs() {
             match key.as_ref() {
-                "sslmode" => parts.sslmode = value.into_owned(),
-                "sslrootcert" => parts.rootcert = Some(PathBuf::from(value.as_ref())),
-                "application_name" => parts.application_name = Some(value.into_owned()),
+                "sslmode" => self.sslmode = value.into_owned(),
+                "sslrootcert" => self.rootcert = Some(PathBuf::from(value.as_ref())),
+                "application_name" => self.application_name = Some(value.into_owned()),
                 other => {
-                    return Err(bad(format!(
+                    return Err(url_error(format!(
                         "unknown URL parameter `{other}`: supported are sslmode, sslrootcert \
                          and application_name"
                     )));
                 }
             }
         }
-        Ok(parts)
+        Ok(())
+    }
+}
+
+fn url_error(message: String) -> StoreError {
+    StoreError::Postgres {
+        location: "host.toml `store`".into(),
+        what: "reading the PostgreSQL URL".into(),
+        code: None,
+        message,
     }
 }
 
@@ -394,7 +404,7 @@ fn pgpass(parts: &Parts) -> Option<SecretString> {
 /// The password for `parts` in the password file `path`.
 fn pgpass_in(path: &Path, parts: &Parts) -> Option<SecretString> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&path).ok()?.permissions().mode();
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
     if mode & 0o077 != 0 {
         tracing::warn!(
             file = %path.display(),
@@ -402,7 +412,7 @@ fn pgpass_in(path: &Path, parts: &Parts) -> Option<SecretString> {
         );
         return None;
     }
-    let text = std::fs::read_to_string(&path).ok()?;
+    let text = std::fs::read_to_string(path).ok()?;
     let port = parts.port.to_string();
     let wanted = [parts.host.as_str(), &port, &parts.dbname, &parts.user];
     text.lines()
@@ -427,8 +437,8 @@ fn pgpass_fields(line: &str) -> Vec<String> {
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
-                if let Some(next) = chars.next() {
-                    fields.last_mut().map(|f| f.push(next));
+                if let (Some(next), Some(f)) = (chars.next(), fields.last_mut()) {
+                    f.push(next);
                 }
             }
             ':' if fields.len() < 5 => fields.push(String::new()),

@@ -5,7 +5,7 @@
 //! returns what it did to each, in order: one round trip per batch, whatever its size.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use std::path::Path;
 
 use postgres::{GenericClient, Row};
 
@@ -211,7 +211,7 @@ fn next_page(
     })
 }
 
-fn decode(r: &Row, location: &PathBuf) -> Result<StoredObject, Step> {
+fn decode(r: &Row, location: &Path) -> Result<StoredObject, Step> {
     Ok(StoredObject {
         object_type: r.try_get(0)?,
         external_id: r.try_get(1)?,

@@ -1,7 +1,7 @@
 //! Connectors and runs on PostgreSQL, with the rules of `begin_run` and the fencing of a run's
 //! writes.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use connector_api::{Descriptor, ImportMode};
 use postgres::{GenericClient, Row};
@@ -212,7 +212,7 @@ pub(super) fn last_success_started(
     })
 }
 
-fn decode_run(r: &Row, location: &PathBuf) -> Result<RunRecord, Step> {
+fn decode_run(r: &Row, location: &Path) -> Result<RunRecord, Step> {
     let text = |i: usize| r.try_get::<_, String>(i);
     let error_kind: Option<String> = r.try_get(13)?;
     let error_message: Option<String> = r.try_get(14)?;
