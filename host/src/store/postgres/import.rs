@@ -60,11 +60,12 @@ pub(super) fn finish_import(
         by_reference: deletes.by_reference.to_vec(),
         scopes: deletes.scopes.to_vec(),
     };
+    let location = store.location_path().display().to_string();
     let (done, generation) = store.conn.call(move |s| {
         let result = s.run("applying the run's deletes", |c| {
             c.batch_execute("BEGIN")?;
             runs::ensure_running(c, run_id, true)?;
-            apply_deletes(c, &connector, run_id, &deletes)
+            apply_deletes(c, &location, &connector, run_id, &deletes)
         });
         if result.is_err() {
             s.rollback();
@@ -128,6 +129,7 @@ impl Drop for Pending<'_> {
 /// of the objects stored before the run.
 fn apply_deletes(
     c: &mut Client,
+    location: &str,
     connector: &str,
     run_id: i64,
     deletes: &Deletes,
@@ -152,7 +154,7 @@ fn apply_deletes(
         }
     }
     for d in &deletes.by_reference {
-        let n = delete_where(c, connector, d, run_id)?;
+        let n = delete_where(c, location, connector, d, run_id)?;
         if n > 0 {
             *done.deleted.entry(d.object_type.clone()).or_default() += n;
         }
@@ -184,13 +186,14 @@ fn apply_deletes(
 /// expression index per attribute, created the first time a run deletes by it.
 fn delete_where(
     c: &mut Client,
+    location: &str,
     connector: &str,
     d: &DeleteWhere,
     run_id: i64,
 ) -> Result<u64, Step> {
     if !connector_api::is_valid_match_attribute(&d.attribute) {
         return Err(StoreError::Postgres {
-            location: "store".into(),
+            location: location.to_owned(),
             what: "deleting by reference".into(),
             code: None,
             message: format!(

@@ -81,9 +81,12 @@ pub(super) fn begin_run(
         s.run("opening the run record", |c| {
             let mut tx = c.transaction()?;
             // One begin_run per connector at a time, on every worker: the connector's row is
-            // the lock (it exists: ensure_connector comes first, and runs reference it).
+            // the lock (it exists: ensure_connector comes first, and runs reference it). NO KEY
+            // UPDATE, so that a final transaction of the connector storing its watermark (a
+            // foreign key check, KEY SHARE) does not wait for it while holding the run row this
+            // transaction is about to close: that would be a deadlock.
             tx.execute(
-                "SELECT 1 FROM connectors WHERE name = $1 FOR UPDATE",
+                "SELECT 1 FROM connectors WHERE name = $1 FOR NO KEY UPDATE",
                 &[&connector],
             )?;
             match &lease {
