@@ -220,3 +220,76 @@ fn upsert_rate_of_a_100k_object_batch() {
     }
     assert_eq!(store.count_by_type("c").unwrap()["User"], N as u64);
 }
+
+/// A takeover while the old run's final transaction is open waits for it (the run row is
+/// locked): the old run commits whole and is not closed afterwards; no deadlock.
+#[test]
+fn a_takeover_waits_for_a_final_transaction_in_progress() {
+    use std::sync::mpsc::channel;
+
+    let pg = TempCluster::start().unwrap();
+    let mut old = open(&pg, &pg.url()).unwrap();
+    let mut new = open(&pg, &pg.url()).unwrap();
+    old.ensure_connector("c", "/c.so", None, "t0").unwrap();
+    assert!(
+        old.acquire_lease("c", "w1", Duration::from_millis(300))
+            .unwrap()
+    );
+    let run_id = old
+        .begin_run("c", ImportMode::Full, None, "t1", Some("w1"))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        new.acquire_lease("c", "w2", Duration::from_secs(30))
+            .unwrap()
+    );
+    let (go, started) = channel::<()>();
+    let (done, taken) = channel();
+    let takeover = std::thread::spawn(move || {
+        started.recv().unwrap();
+        let result = new.begin_run("c", ImportMode::Full, None, "t2", Some("w2"));
+        done.send(result.map_err(|e| e.to_string())).unwrap();
+        new
+    });
+    let none = std::collections::BTreeSet::new();
+    let deletes = crate::store::FinalDeletes {
+        objects: &none,
+        scopes: &[],
+        by_reference: &[],
+    };
+    let decide = Box::new(|_: &crate::store::Deletions| {
+        go.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            taken.try_recv().is_err(),
+            "the takeover waits for the run row"
+        );
+        Verdict::Commit {
+            end: RunEnd::default(),
+            watermark: Some("w-old".into()),
+        }
+    });
+    old.finish_import(
+        RunKey {
+            connector: "c",
+            run_id,
+        },
+        deletes,
+        "t1",
+        decide,
+    )
+    .unwrap();
+    let new = takeover.join().unwrap();
+    let new_run = taken.recv().unwrap().unwrap();
+    let record = new.run(run_id).unwrap().unwrap();
+    assert_eq!(
+        record.status,
+        RunStatus::Succeeded,
+        "committed whole, not closed after"
+    );
+    assert_eq!(new.watermark("c").unwrap().unwrap().value, "w-old");
+    assert_eq!(
+        new.run(new_run).unwrap().unwrap().status,
+        RunStatus::Running
+    );
+}
