@@ -1,7 +1,9 @@
 //! `host.toml`: where the store is, how secrets are resolved, the guard, and the connectors.
 //!
 //! ```toml
-//! store = "mesh.db"                       # default: mesh.db
+//! store = "mesh.db"                       # default: mesh.db; or a PostgreSQL URL:
+//! # store = "postgres://host@db.example:5432/mesh?sslmode=verify-full"
+//! # store_password = "secret://mesh/postgres"   # else PGPASSWORD or ~/.pgpass
 //!
 //! [secrets]
 //! backends = ["systemd", "env", "keyring", "file"]  # resolution order (default: all, this order)
@@ -41,7 +43,7 @@ use crate::secrets::env::EnvBackend;
 use crate::secrets::file::FileBackend;
 use crate::secrets::keyring::{DEFAULT_SERVICE, KeyringBackend};
 use crate::secrets::systemd::SystemdBackend;
-use crate::secrets::{Backend, BackendKind, SecretChain};
+use crate::secrets::{Backend, BackendKind, SecretChain, SecretRef};
 
 pub mod worker;
 
@@ -61,8 +63,10 @@ pub struct Config {
     pub source: Option<PathBuf>,
     /// The directory relative paths are resolved against.
     pub base_dir: PathBuf,
-    /// The SQLite store.
-    pub store: PathBuf,
+    /// The store: a SQLite file or a PostgreSQL database.
+    pub store: StoreLocation,
+    /// `store_password`: the secret reference of a PostgreSQL store's password.
+    pub store_password: Option<SecretRef>,
     /// Secret resolution.
     pub secrets: SecretsConfig,
     /// Mass-delete guard.
@@ -73,6 +77,36 @@ pub struct Config {
     pub schedules: BTreeMap<String, Schedule>,
     /// `[worker]`.
     pub worker: WorkerConfig,
+}
+
+/// Where the store is (`store` in host.toml).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// A SQLite file (the default).
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (never with a password: that is `store_password`).
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// `store` as written: a `postgres://` or `postgresql://` URL, else a SQLite file resolved
+    /// against `base_dir`.
+    pub fn parse(text: &str, base_dir: &Path) -> Self {
+        if crate::store::postgres::is_postgres_url(text) {
+            StoreLocation::Postgres(text.to_owned())
+        } else {
+            StoreLocation::Sqlite(base_dir.join(text))
+        }
+    }
+}
+
+impl fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => write!(f, "{}", path.display()),
+            StoreLocation::Postgres(url) => f.write_str(url),
+        }
+    }
 }
 
 /// `[secrets]`.
@@ -149,7 +183,8 @@ impl fmt::Debug for ConnectorConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    store: Option<PathBuf>,
+    store: Option<String>,
+    store_password: Option<String>,
     #[serde(default)]
     secrets: RawSecrets,
     #[serde(default)]
@@ -201,7 +236,8 @@ impl Config {
         Self {
             source: None,
             base_dir: base_dir.to_owned(),
-            store: base_dir.join(DEFAULT_STORE),
+            store: StoreLocation::Sqlite(base_dir.join(DEFAULT_STORE)),
+            store_password: None,
             secrets: SecretsConfig::defaults(base_dir),
             guard: GuardPolicy::default(),
             connectors: BTreeMap::new(),
@@ -249,6 +285,8 @@ impl Config {
         let secrets = raw.secrets.resolve(origin, base_dir)?;
         let guard = raw.guard.resolve(origin)?;
         let worker = raw.worker.resolve(origin)?;
+        let (store, store_password) =
+            resolve_store(raw.store, raw.store_password, origin, base_dir)?;
         let mut connectors = BTreeMap::new();
         let mut schedules = BTreeMap::new();
         for (name, raw) in raw.connectors {
@@ -264,7 +302,8 @@ impl Config {
         Ok(Self {
             source: None,
             base_dir: base_dir.to_owned(),
-            store: base_dir.join(raw.store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE))),
+            store,
+            store_password,
             secrets,
             guard,
             connectors: connectors.into_iter().map(|(k, (c, _))| (k, c)).collect(),
@@ -326,6 +365,42 @@ impl Config {
 /// AuthJson keys that name identifiers, not secrets (an OAuth app's client id and key id):
 /// literal values are expected there.
 pub const IDENTIFIER_KEYS: [&str; 2] = ["ClientId", "KeyId"];
+
+/// `store` and `store_password`, checked: a password only for PostgreSQL, as a reference,
+/// never inside the URL.
+fn resolve_store(
+    store: Option<String>,
+    password: Option<String>,
+    origin: &Path,
+    base_dir: &Path,
+) -> Result<(StoreLocation, Option<SecretRef>), HostError> {
+    let location = StoreLocation::parse(store.as_deref().unwrap_or(DEFAULT_STORE), base_dir);
+    if let StoreLocation::Postgres(url) = &location {
+        let parsed = url::Url::parse(url).map_err(|e| {
+            key_error(
+                origin,
+                "store",
+                format!(
+                    "not a valid PostgreSQL URL ({e}); expected postgres://user@host:port/database"
+                ),
+            )
+        })?;
+        if parsed.password().is_some() {
+            return Err(key_error(origin, "store", "the URL holds a password: remove it and set `store_password = \"secret://…\"` (or PGPASSWORD, or ~/.pgpass)".into()));
+        }
+    }
+    let password = match (password, &location) {
+        (None, _) => None,
+        (Some(_), StoreLocation::Sqlite(_)) => {
+            return Err(key_error(origin, "store_password", "only a PostgreSQL store (`store = \"postgres://…\"`) has a password".into()));
+        }
+        // The value is not shown: it may be a password pasted by mistake.
+        (Some(text), StoreLocation::Postgres(_)) => Some(SecretRef::parse(&text).map_err(|_| {
+            key_error(origin, "store_password", "not a secret reference: write one such as \"secret://mesh/postgres\" (its value in a secret backend), never the password itself".into())
+        })?),
+    };
+    Ok((location, password))
+}
 
 /// A configuration error at `key` of the file `origin`.
 fn key_error(origin: &Path, key: &str, msg: String) -> HostError {
@@ -570,7 +645,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(c.store, Path::new("/etc/mesh/mesh.db"));
+        assert_eq!(c.store, StoreLocation::Sqlite("/etc/mesh/mesh.db".into()));
         let okta = c.connector("okta").unwrap();
         assert_eq!(
             okta.library,
@@ -602,7 +677,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(c.store, Path::new("/var/lib/mesh/m.db"));
+        assert_eq!(c.store, StoreLocation::Sqlite("/var/lib/mesh/m.db".into()));
         assert_eq!(c.secrets.backends, [BackendKind::File, BackendKind::Env]);
         assert_eq!(c.secrets.dir, Path::new("/run/secrets"));
         assert_eq!(c.guard.max_delete_share, 0.5);
@@ -731,7 +806,7 @@ mod tests {
         let path = dir.path().join("host.toml");
         let c = Config::load(&path, false).unwrap();
         assert!(c.source.is_none());
-        assert_eq!(c.store, dir.path().join("mesh.db"));
+        assert_eq!(c.store, StoreLocation::Sqlite(dir.path().join("mesh.db")));
         let err = c.connector("okta").unwrap_err().to_string();
         assert!(err.contains("no connector named `okta`"), "{err}");
         assert!(Config::load(&path, true).is_err());
@@ -755,5 +830,42 @@ mod tests {
         );
         let dbg = format!("{:?}", c.connector("okta").unwrap());
         assert!(!dbg.contains("canary-literal"), "{dbg}");
+    }
+
+    #[test]
+    fn a_postgres_store_and_its_password_reference() {
+        let c = parse(
+            r#"
+            store = "postgres://svc@db.example:5432/mesh?sslmode=require"
+            store_password = "secret://mesh/postgres"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.store,
+            StoreLocation::Postgres("postgres://svc@db.example:5432/mesh?sslmode=require".into())
+        );
+        assert_eq!(c.store_password.unwrap().as_str(), "secret://mesh/postgres");
+        let c = parse("store = \"data/m.db\"").unwrap();
+        assert_eq!(c.store, StoreLocation::Sqlite("/etc/mesh/data/m.db".into()));
+        assert!(c.store_password.is_none());
+        for (text, want) in [
+            (
+                "store = \"postgres://svc:hunter2@db/mesh\"",
+                "store: the URL holds a password",
+            ),
+            (
+                "store_password = \"secret://mesh/pg\"",
+                "store_password: only a PostgreSQL store",
+            ),
+            (
+                "store = \"postgres://svc@db/mesh\"\nstore_password = \"hunter2\"",
+                "store_password: not a secret reference",
+            ),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(want), "{text}: {err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 }

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::{App, Outcome};
-use crate::error::ExitCode;
+use crate::error::{ExitCode, HostError};
 use crate::output;
-use crate::store::{RunRecord, Store, WatermarkRow};
+use crate::store::{RunRecord, Store, StoreError, WatermarkRow};
 
 /// Arguments of `connectors`.
 #[derive(Debug, clap::Args)]
@@ -29,10 +29,10 @@ struct Row {
 /// # Errors
 /// The store exists but cannot be read.
 pub async fn run(app: &App, _args: Args) -> Outcome {
-    let store = if app.store_path().exists() {
-        Some(app.open_existing_store()?)
-    } else {
-        None
+    let store = match app.open_existing_store() {
+        Ok(store) => Some(store),
+        Err(HostError::Store(StoreError::Missing { .. })) => None,
+        Err(e) => return Err(e),
     };
     let mut names: BTreeSet<String> = app.config.connectors.keys().cloned().collect();
     if let Some(store) = &store {

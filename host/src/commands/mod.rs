@@ -22,12 +22,13 @@ use std::sync::Arc;
 use connector_api::CancellationToken;
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, StoreLocation};
 use crate::error::{ExitCode, HostError};
 use crate::plugin::Loaded;
 use crate::progress::Progress;
 use crate::runner::{self, ModeChoice, RunEnv, RunOptions, RunReport, Target};
-use crate::store::Store;
+use crate::store::{PgStore, Store};
+use secrecy::SecretString;
 
 /// What every command gets.
 pub struct App {
@@ -57,19 +58,26 @@ impl std::fmt::Debug for App {
 pub type Outcome = Result<ExitCode, HostError>;
 
 impl App {
-    /// The store path in effect.
-    pub fn store_path(&self) -> PathBuf {
-        self.store_override
-            .clone()
-            .unwrap_or_else(|| self.config.store.clone())
+    /// The store in effect: `--store` (a file or a PostgreSQL URL), else `store` in host.toml.
+    pub fn store_location(&self) -> StoreLocation {
+        match &self.store_override {
+            Some(path) => StoreLocation::parse(&path.to_string_lossy(), std::path::Path::new("")),
+            None => self.config.store.clone(),
+        }
     }
 
     /// Opens (creating) the store.
     ///
     /// # Errors
-    /// The store cannot be opened.
+    /// The store cannot be opened, or its password cannot be resolved.
     pub fn open_store(&self) -> Result<Store, HostError> {
-        Ok(Store::open(&self.store_path())?)
+        match self.store_location() {
+            StoreLocation::Sqlite(path) => Ok(Store::open(&path)?),
+            StoreLocation::Postgres(url) => Ok(Store::new(Box::new(PgStore::open(
+                &url,
+                self.store_password()?,
+            )?))),
+        }
     }
 
     /// Opens the store only if it exists (read-only commands).
@@ -77,7 +85,38 @@ impl App {
     /// # Errors
     /// The store is missing or cannot be opened.
     pub fn open_existing_store(&self) -> Result<Store, HostError> {
-        Ok(Store::open_existing(&self.store_path())?)
+        match self.store_location() {
+            StoreLocation::Sqlite(path) => Ok(Store::open_existing(&path)?),
+            StoreLocation::Postgres(url) => Ok(Store::new(Box::new(PgStore::open_existing(
+                &url,
+                self.store_password()?,
+            )?))),
+        }
+    }
+
+    /// Opens the store again on each call (a worker opens one per running import); the
+    /// password is resolved once, here, and kept in memory only.
+    ///
+    /// # Errors
+    /// The store's password cannot be resolved.
+    pub fn store_opener(&self) -> Result<crate::worker::OpenStore, HostError> {
+        let location = self.store_location();
+        let password = self.store_password()?;
+        Ok(std::sync::Arc::new(move || match &location {
+            StoreLocation::Sqlite(path) => Ok(Store::open(path)?),
+            StoreLocation::Postgres(url) => {
+                Ok(Store::new(Box::new(PgStore::open(url, password.clone())?)))
+            }
+        }))
+    }
+
+    /// `store_password` resolved through the secret chain (`None`: the PostgreSQL client
+    /// falls back to PGPASSWORD and ~/.pgpass).
+    fn store_password(&self) -> Result<Option<SecretString>, HostError> {
+        match &self.config.store_password {
+            None => Ok(None),
+            Some(reference) => Ok(Some(self.config.secrets.chain().resolve(reference)?.0)),
+        }
     }
 
     /// Run options for `mode` with the configured guard.

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::{App, Outcome};
 use crate::error::{ExitCode, HostError};
-use crate::store::Store;
 use crate::worker::metrics::{self, Metrics};
 use crate::worker::{Event, Settings, Worker, holder_id};
 
@@ -65,7 +64,7 @@ fn settings(app: &App, concurrency: usize) -> Result<Settings, HostError> {
                 .map_or_else(|| "host.toml".to_owned(), |p| p.display().to_string())
         )));
     }
-    let path = app.store_path();
+    let open_store = app.store_opener()?;
     Ok(Settings {
         holder: holder_id(),
         concurrency,
@@ -74,7 +73,7 @@ fn settings(app: &App, concurrency: usize) -> Result<Settings, HostError> {
         guard: app.config.guard,
         secrets: app.config.secrets.clone(),
         clock: Arc::clone(&app.clock),
-        open_store: Arc::new(move || Ok(Store::open(&path)?)),
+        open_store,
     })
 }
 

@@ -12,11 +12,14 @@
 //! are what the connector emitted.
 
 mod backend;
+#[cfg(test)]
+mod conformance;
 mod delete_where;
 mod exports;
 mod import;
 mod leases;
 mod objects;
+pub mod postgres;
 mod runs;
 pub mod schema;
 mod sqlite;
@@ -32,6 +35,7 @@ pub use exports::{ExportRow, ExportRunRecord};
 pub use import::{Deletions, FinalDeletes, RunKey, Verdict};
 pub use leases::LeaseRow;
 pub use objects::{StoredObject, UpsertOutcome};
+pub use postgres::PgStore;
 pub use runs::{ConnectorRow, RunEnd, RunError, RunRecord, RunStatus, TypeCounts};
 pub use sqlite::SqliteStore;
 use sqlite::{Tx, sqlite};
@@ -122,6 +126,19 @@ pub enum StoreError {
         holder: String,
         /// When the lease expires unless renewed (RFC 3339).
         expires_at: String,
+    },
+    /// PostgreSQL failed, or its URL or TLS settings are wrong. The message says what the host
+    /// was doing and the server's SQLSTATE and message: never a password or a stored value.
+    #[error("store {location}: {what}: {message}{}", code.as_deref().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default())]
+    Postgres {
+        /// The URL without a password.
+        location: String,
+        /// What the host was doing.
+        what: String,
+        /// The server's SQLSTATE, when the server answered.
+        code: Option<String>,
+        /// The server's (or the client's) message.
+        message: String,
     },
     /// A JSON column could not be read back.
     #[error("store {path}: column {column} holds invalid JSON: {message}")]

@@ -60,7 +60,7 @@ impl RunStatus {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    pub(crate) fn parse(s: &str) -> Self {
         match s {
             "succeeded" => RunStatus::Succeeded,
             "failed" => RunStatus::Failed,
@@ -536,7 +536,7 @@ pub(super) fn ensure_running(tx: &Connection, path: &std::path::Path, run_id: i6
 }
 
 /// Whether process `pid` exists on this machine (Linux `/proc`).
-fn process_alive(pid: i64) -> bool {
+pub(super) fn process_alive(pid: i64) -> bool {
     pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 

@@ -15,6 +15,7 @@ mod fast;
 mod faults;
 mod guard;
 mod oauth;
+mod postgres;
 mod process;
 mod secrets;
 mod snapshot;

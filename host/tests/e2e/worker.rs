@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use fixtures::postgres::TempCluster;
 use fixtures::{FaultKind, OrgSpec, Simulator, Trigger};
 use host::clock::SystemClock;
 use host::commands::App;
@@ -45,6 +46,49 @@ async fn two_workers_share_connectors_in_a_sqlite_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_stops_a_worker_in_order_with_a_sqlite_file() {
     sigterm_cancels_and_releases("store = \"mesh.db\"", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_share_connectors_in_postgresql() {
+    let (pg, _secrets, store_toml) = postgres_store().await;
+    two_workers_share_connectors(&store_toml, &[]).await;
+    drop(pg);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_stops_a_worker_in_order_with_postgresql() {
+    let (pg, _secrets, store_toml) = postgres_store().await;
+    sigterm_cancels_and_releases(&store_toml, &[]).await;
+    drop(pg);
+}
+
+/// A private PostgreSQL and the host.toml lines that select it; its password is a secret
+/// reference resolved from a file under the returned directory (by the workers and the test
+/// alike), so it is never in the environment or the file.
+async fn postgres_store() -> (TempCluster, tempfile::TempDir, String) {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+
+    let pg = tokio::task::spawn_blocking(TempCluster::start)
+        .await
+        .unwrap()
+        .unwrap();
+    let secrets = tempfile::tempdir().unwrap();
+    let dir = secrets.path().join("e2e");
+    std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.join("postgres"))
+        .unwrap();
+    file.write_all(pg.password().as_bytes()).unwrap();
+    let store_toml = format!(
+        "store = \"{}\"\nstore_password = \"secret://e2e/postgres\"\n\
+         secrets = {{ backends = [\"env\", \"file\"], dir = \"{}\" }}",
+        pg.url(),
+        secrets.path().display()
+    );
+    (pg, secrets, store_toml)
 }
 
 /// Simulated orgs, one connector each in `conf.d/`, a host.toml with `store_toml`.
