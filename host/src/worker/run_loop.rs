@@ -279,12 +279,17 @@ impl Worker {
                     "the run could not be started or recorded: {e}"
                 );
                 // Creating the instance (secrets, settings) comes before the run record.
-                let outcome = match e {
-                    HostError::Secret(_) | HostError::Connector { .. } => "not_started",
-                    _ => "not_recorded",
-                };
-                self.metrics.count_outcome(name, outcome);
-                self.retry_later(name);
+                let not_started = matches!(e, HostError::Secret(_) | HostError::Connector { .. });
+                if not_started {
+                    self.metrics.count_outcome(name, "not_started");
+                    self.retry_later(name);
+                } else {
+                    // The store failed (e.g. PostgreSQL restarted): the run may be left
+                    // `running`; look again at the next poll, which takes it over once the
+                    // store answers.
+                    self.metrics.count_outcome(name, "not_recorded");
+                    self.next_check.remove(name);
+                }
             }
         }
         self.metrics.set_leases_held(self.keeper.count());

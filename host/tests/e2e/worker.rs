@@ -62,6 +62,90 @@ async fn sigterm_stops_a_worker_in_order_with_postgresql() {
     drop(pg);
 }
 
+/// PostgreSQL stopped for two seconds while two runs are in progress: those runs end failed
+/// or cancelled (never succeeded, no watermark), the worker keeps going, and the next runs of
+/// the same connectors succeed with stores equal to the orgs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_postgresql_restart_mid_run_fails_those_runs_cleanly_and_the_next_ones_succeed() {
+    let (mut pg, _secrets, store_toml) = postgres_store().await;
+    let fleet = Fleet::new(&store_toml, &[], 3, 2).await;
+    drop(fleet.store());
+    let mut worker = fleet.worker("w", 3, free_port());
+    fleet.wait_for(Duration::from_secs(40), "c0, c1 mid-run; c2 done", |runs| {
+        let store = fleet.store();
+        runs.iter().all(|(name, r)| match r.first() {
+            Some(latest) if name != "c2" => {
+                latest.status == RunStatus::Running && !stored_keys(&store, name).is_empty()
+            }
+            Some(latest) => latest.status == RunStatus::Succeeded,
+            None => false,
+        })
+    });
+    let affected: BTreeMap<String, i64> = ["c0", "c1"]
+        .into_iter()
+        .map(|name| (name.to_owned(), fleet.store().runs(name, 1).unwrap()[0].id))
+        .collect();
+    let pg_back = tokio::task::spawn_blocking(move || {
+        pg.stop().unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        pg.start_again().unwrap();
+        pg
+    })
+    .await
+    .unwrap();
+    for sim in fleet.sims.values() {
+        sim.faults().clear();
+    }
+    let next_succeeded = |runs: &BTreeMap<String, Vec<RunRecord>>| {
+        affected.iter().all(|(name, id)| {
+            runs[name]
+                .iter()
+                .any(|r| r.id > *id && r.status == RunStatus::Succeeded)
+        })
+    };
+    let start = Instant::now();
+    while !next_succeeded(&all_runs(&fleet.store(), &fleet.sims)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the next runs succeed within 60 s; the worker's log:\n{}",
+            worker.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let store = fleet.store();
+    for (name, id) in &affected {
+        let run = store.run(*id).unwrap().unwrap();
+        assert!(
+            matches!(run.status, RunStatus::Failed | RunStatus::Cancelled),
+            "{name}: {run:?}"
+        );
+        assert_eq!(run.watermark_after, None, "{name}");
+    }
+    for (name, sim) in &fleet.sims {
+        assert_eq!(
+            stored_keys(&store, name),
+            org_keys(sim),
+            "{name}: store = org"
+        );
+        let latest = store.runs(name, 1).unwrap().remove(0);
+        assert_eq!(latest.status, RunStatus::Succeeded, "{name}");
+        let w = store.watermark(name).unwrap().expect("a watermark");
+        assert_eq!(w.run_id, Some(latest.id), "{name}");
+    }
+    assert!(
+        worker.child.try_wait().unwrap().is_none(),
+        "the worker kept going"
+    );
+    worker.signal(libc::SIGTERM);
+    assert_eq!(
+        worker.wait(Duration::from_secs(15)),
+        Some(0),
+        "{}",
+        worker.log()
+    );
+    drop(pg_back);
+}
+
 /// A private PostgreSQL and the host.toml lines that select it; its password is a secret
 /// reference resolved from a file under the returned directory (by the workers and the test
 /// alike), so it is never in the environment or the file.
