@@ -40,7 +40,7 @@ const SLOW: Duration = Duration::from_secs(8);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_share_connectors_in_a_sqlite_file() {
-    two_workers_share_connectors("store = \"mesh.db\"", &[]).await;
+    two_workers_share_connectors("store = \"mesh.db\"", &[], 12).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -51,7 +51,7 @@ async fn sigterm_stops_a_worker_in_order_with_a_sqlite_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_share_connectors_in_postgresql() {
     let (pg, _secrets, store_toml) = postgres_store().await;
-    two_workers_share_connectors(&store_toml, &[]).await;
+    two_workers_share_connectors(&store_toml, &[], 20).await;
     drop(pg);
 }
 
@@ -469,10 +469,10 @@ fn metric(text: &str, prefix: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(prefix)?.strip_prefix(' ')?.parse().ok())
 }
 
-/// Two workers, twelve connectors (three of them slow), one worker killed mid-run; `env` is
+/// Two workers, `n` connectors (three of them slow), one worker killed mid-run; `env` is
 /// more environment for the worker processes.
-pub async fn two_workers_share_connectors(store_toml: &str, env: &[(&str, &str)]) {
-    let fleet = Fleet::new(store_toml, env, 12, 3).await;
+pub async fn two_workers_share_connectors(store_toml: &str, env: &[(&str, &str)], n: usize) {
+    let fleet = Fleet::new(store_toml, env, n, 3).await;
     let slow = ["c0", "c1", "c2"];
     let names: Vec<String> = fleet.sims.keys().cloned().collect();
     drop(fleet.store()); // creates the store before two processes migrate it
