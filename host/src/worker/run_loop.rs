@@ -51,17 +51,16 @@ fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
 }
 
 impl Worker {
-    /// Opens the loop's store connection and starts the lease keeper.
+    /// Opens the loop's store connection and starts the lease keeper on another.
     ///
     /// # Errors
     /// The store cannot be opened.
     pub fn new(settings: Settings, metrics: Arc<Metrics>) -> Result<Self, HostError> {
         let store: SharedStore = Arc::new(Mutex::new((settings.open_store)()?));
-        let keeper = LeaseKeeper::start(
-            Arc::clone(&store),
-            &settings.holder,
-            settings.worker.lease_ttl,
-        );
+        // The keeper has a connection of its own: a renewal never waits behind the loop's
+        // reads (which grow with the number of connectors).
+        let keeper_store: SharedStore = Arc::new(Mutex::new((settings.open_store)()?));
+        let keeper = LeaseKeeper::start(keeper_store, &settings.holder, settings.worker.lease_ttl);
         let (sender, events) = channel();
         Ok(Self {
             settings,
@@ -352,7 +351,7 @@ mod tests {
     use crate::clock::SystemClock;
     use crate::config::{ConnectorConfig, SecretsConfig, WorkerConfig};
     use crate::scheduler::Schedule;
-    use crate::store::{RunEnd, RunError, Store};
+    use crate::store::{RunEnd, RunError, SqliteStore, Store};
 
     const TTL: Duration = Duration::from_secs(30);
 
@@ -372,9 +371,12 @@ mod tests {
 
     /// A worker over an in-memory store prepared by `prepare`.
     fn worker(prepare: impl FnOnce(&mut Store)) -> Worker {
-        let mut store = Store::open_in_memory().unwrap();
-        prepare(&mut store);
-        let store = Mutex::new(Some(store));
+        // Every connection the worker opens reaches the same in-memory database.
+        let root = SqliteStore::open_in_memory().unwrap();
+        let mut first = Store::new(Box::new(root.open_writer().unwrap()));
+        prepare(&mut first);
+        drop(first);
+        let root = Mutex::new(root);
         let settings = Settings {
             holder: "me".into(),
             concurrency: 2,
@@ -389,11 +391,7 @@ mod tests {
             guard: crate::guard::GuardPolicy::default(),
             secrets: SecretsConfig::defaults(std::path::Path::new("/nonexistent")),
             clock: Arc::new(SystemClock),
-            open_store: Arc::new(move || {
-                lock(&store)
-                    .take()
-                    .ok_or_else(|| HostError::Io("one connection in this test".into()))
-            }),
+            open_store: Arc::new(move || Ok(Store::new(Box::new(lock(&root).open_writer()?)))),
         };
         Worker::new(settings, Arc::new(Metrics::new(Arc::new(SystemClock)))).unwrap()
     }
