@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | TLS, timeouts, credential headers, origin checks | [`http`] |
 //! | following `Link: rel="next"` | [`pagination`] |
+//! | reading only the ids of a page | [`ids`] |
 //! | pacing per rate-limit bucket, concurrency limit | [`rate_limit`] |
 //! | 429 / 5xx / transport retries and back-off | [`retry`] |
 //! | the token endpoint's pacing and retries (OAuth) | `token.rs` |
@@ -12,6 +13,7 @@
 
 pub mod errors;
 pub mod http;
+pub mod ids;
 pub mod pagination;
 pub mod rate_limit;
 pub mod retry;

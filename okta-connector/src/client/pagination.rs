@@ -122,7 +122,7 @@ pub struct Pager<T> {
     empty_moving_on: u32,
     envelope: bool,
     polling: bool,
-    _items: std::marker::PhantomData<fn() -> T>,
+    decode: fn(&[u8]) -> std::result::Result<Vec<T>, String>,
 }
 
 impl<T: DeserializeOwned> Pager<T> {
@@ -142,7 +142,7 @@ impl<T: DeserializeOwned> Pager<T> {
             empty_moving_on: 0,
             envelope: false,
             polling: false,
-            _items: std::marker::PhantomData,
+            decode: decode_list::<T>,
         }
     }
 
@@ -166,6 +166,17 @@ impl<T: DeserializeOwned> Pager<T> {
     #[must_use]
     pub fn polling(mut self) -> Self {
         self.polling = true;
+        self
+    }
+
+    /// Decodes bare-array pages with `decode` instead of `serde` (which `decode` falls back to
+    /// for a page it cannot read itself, so that errors stay the same).
+    #[must_use]
+    pub fn with_decoder(
+        mut self,
+        decode: fn(&[u8]) -> std::result::Result<Vec<T>, String>,
+    ) -> Self {
+        self.decode = decode;
         self
     }
 
@@ -196,12 +207,13 @@ impl<T: DeserializeOwned> Pager<T> {
         };
         let started = client.clock.now();
         let envelope = self.envelope;
+        let decode = self.decode;
         let fetched = client
             .fetch(&url, &req, tel, |body| {
                 if envelope {
                     decode_envelope::<T>(body)
                 } else {
-                    decode_list::<T>(body).map(|items| (items, None))
+                    decode(body).map(|items| (items, None))
                 }
             })
             .await?;
@@ -385,7 +397,7 @@ fn decode_envelope<T: DeserializeOwned>(
 }
 
 /// Decodes a JSON array page, naming the JSON path of a problem.
-fn decode_list<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<Vec<T>, String> {
+pub fn decode_list<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<Vec<T>, String> {
     decode_json(body)
 }
 

@@ -5,7 +5,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::client::http::ApiOrigin;
-use crate::client::pagination::Pager;
+use crate::client::ids;
+use crate::client::pagination::{Pager, decode_list};
 use crate::okta::Bucket;
 
 /// Endpoint template, for logs and errors.
@@ -34,5 +35,39 @@ pub fn url(origin: &ApiOrigin, group_id: &str, limit: u32) -> Url {
 
 /// A pager over one group's members.
 pub fn pager(origin: &ApiOrigin, group_id: &str, limit: u32) -> Pager<OktaMember> {
-    Pager::new(url(origin, group_id, limit), ENDPOINT, Bucket::GroupById).for_group(group_id)
+    Pager::new(url(origin, group_id, limit), ENDPOINT, Bucket::GroupById)
+        .for_group(group_id)
+        .with_decoder(decode_page)
+}
+
+/// A member page: the ids read by [`ids::array_of_ids`] without decoding the users around them,
+/// or, for a page it leaves aside, by `serde` (which names what is wrong, if anything).
+fn decode_page(body: &[u8]) -> std::result::Result<Vec<OktaMember>, String> {
+    match ids::array_of_ids(body) {
+        Some(ids) => Ok(ids.into_iter().map(|id| OktaMember { id }).collect()),
+        None => decode_list(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(page: &[OktaMember]) -> Vec<&str> {
+        page.iter().map(|m| m.id.as_str()).collect()
+    }
+
+    #[test]
+    fn pages_decode_alike_on_both_paths() {
+        let plain = br#"[{"id":"00u1","profile":{"login":"a@x"}},{"id":"00u2"}]"#;
+        assert_eq!(ids(&decode_page(plain).unwrap()), ["00u1", "00u2"]);
+        // An escaped id is left to serde, which decodes it.
+        let escaped = br#"[{"id":"00u\u0031"}]"#;
+        assert_eq!(ids(&decode_page(escaped).unwrap()), ["00u1"]);
+        // Errors are serde's, with the JSON path.
+        let err = decode_page(br#"[{"id":"00u1"},{"id":5}]"#).unwrap_err();
+        assert!(err.contains("[1].id"), "{err}");
+        let err = decode_page(br#"[{"id":"00u1"},{"name":"x"}]"#).unwrap_err();
+        assert!(err.contains("missing field `id`"), "{err}");
+    }
 }
