@@ -41,8 +41,11 @@ pub struct FleetRun {
     pub workers: usize,
     /// Imports allowed at once, all workers together.
     pub slots: usize,
-    /// From the workers' start to the last connector's first successful run finishing.
+    /// From the workers' start to the last connector's first successful run finishing (or to
+    /// the timeout, when not every connector succeeded: see `succeeded`).
     pub wall_s: f64,
+    /// Every connector succeeded before `--fleet-timeout-s`.
+    pub complete: bool,
     pub succeeded: usize,
     /// Runs that did not succeed (failed, cancelled, still running at the end).
     pub other_runs: u64,
@@ -180,7 +183,6 @@ struct Watch {
     succeeded: usize,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn one_config(
     opts: &Opts,
     paths: &Paths,
@@ -232,14 +234,20 @@ fn one_config(
             + stats["concurrency_limited"].as_u64().unwrap_or(0);
     }
     let q = |sql: &str| -> Result<String, Error> { Ok(pg.psql_in(&db, sql)?.trim().to_owned()) };
-    let last_finish: f64 = q("SELECT extract(epoch FROM max(finished_at::timestamptz)) FROM runs \
-                              WHERE status = 'succeeded'")?
+    let last_finish: f64 = q(
+        "SELECT extract(epoch FROM max(finished_at::timestamptz)) FROM runs \
+                              WHERE status = 'succeeded'",
+    )?
     .parse()
     .unwrap_or(f64::NAN);
-    let start_epoch = started.duration_since(SystemTime::UNIX_EPOCH)?.as_secs_f64();
-    let runs = q("SELECT round(avg(d)::numeric, 2) || '|' || round(max(d)::numeric, 2) FROM \
+    let start_epoch = started
+        .duration_since(SystemTime::UNIX_EPOCH)?
+        .as_secs_f64();
+    let runs = q(
+        "SELECT round(avg(d)::numeric, 2) || '|' || round(max(d)::numeric, 2) FROM \
                   (SELECT extract(epoch FROM finished_at::timestamptz - started_at::timestamptz) \
-                  AS d FROM runs WHERE status = 'succeeded') t")?;
+                  AS d FROM runs WHERE status = 'succeeded') t",
+    )?;
     let (mean, max) = runs.split_once('|').unwrap_or(("NaN", "NaN"));
     let other_runs = q("SELECT count(*) FROM runs WHERE status <> 'succeeded'")?
         .parse()
@@ -248,10 +256,16 @@ fn one_config(
     let store_mib = pg.database_mib(&db);
     pg.drop_database(&db)?;
     let slots = workers * opts.fleet_concurrency;
+    let complete = watch.succeeded >= sims.len();
     let run = FleetRun {
         workers,
         slots,
-        wall_s: last_finish - start_epoch,
+        wall_s: if complete {
+            last_finish - start_epoch
+        } else {
+            opts.fleet_timeout_s as f64
+        },
+        complete,
         succeeded: watch.succeeded,
         other_runs,
         sum_minimum_s,
@@ -340,11 +354,12 @@ fn watch(
     );
     while w.succeeded < n {
         if t0.elapsed() > Duration::from_secs(opts.fleet_timeout_s) {
-            return Err(format!(
-                "fleet: {} of {n} connectors succeeded within {} s (see the worker logs)",
+            // Measured as far as it got: the table says how many succeeded in that time.
+            eprintln!(
+                "import-bench: fleet: {} of {n} connectors succeeded within {} s",
                 w.succeeded, opts.fleet_timeout_s
-            )
-            .into());
+            );
+            break;
         }
         for r in running {
             if !measure::alive(r.pid()) {
@@ -365,7 +380,9 @@ fn watch(
             };
             let count: u64 = count.trim().parse().unwrap_or(0);
             total += count;
-            if let Some(i) = app.strip_prefix("worker").and_then(|i| i.parse::<usize>().ok())
+            if let Some(i) = app
+                .strip_prefix("worker")
+                .and_then(|i| i.parse::<usize>().ok())
                 && let Some(p) = w.peak.get_mut(i)
             {
                 *p = (*p).max(count);

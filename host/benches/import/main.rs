@@ -148,7 +148,8 @@ struct Opts {
     /// Fleet: `--concurrency` of every worker.
     #[arg(long, default_value_t = 8)]
     fleet_concurrency: usize,
-    /// Fleet: give up on a configuration after this many seconds.
+    /// Fleet: stop a configuration after this many seconds (and report how many connectors
+    /// succeeded by then).
     #[arg(long, default_value_t = 900)]
     fleet_timeout_s: u64,
     /// Output directory.
@@ -517,11 +518,7 @@ impl FullRun<'_> {
 
 /// The store targets of one run of every `--stores` kind, interleaved by the callers; a
 /// PostgreSQL target is a fresh database named after `run`.
-fn store_targets(
-    opts: &Opts,
-    pg: Option<&PgServer>,
-    run: &str,
-) -> Result<Vec<StoreTarget>, Error> {
+fn store_targets(opts: &Opts, pg: Option<&PgServer>, run: &str) -> Result<Vec<StoreTarget>, Error> {
     let mut targets = Vec::new();
     for kind in &opts.stores {
         match (kind, pg) {

@@ -97,7 +97,11 @@ pub fn markdown(rows: &[Row]) -> String {
                 x.runs,
                 x.wall_s,
                 if ratio {
-                    format!("{:.0} ({:.2}×)", x.objects_per_s, x.objects_per_s / lite.objects_per_s)
+                    format!(
+                        "{:.0} ({:.2}×)",
+                        x.objects_per_s,
+                        x.objects_per_s / lite.objects_per_s
+                    )
                 } else {
                     format!("{:.0}", x.objects_per_s)
                 },
