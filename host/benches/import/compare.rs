@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::report::Row;
 
 /// The median of `values` (the upper one of the middle two for an even count).
-fn median(mut values: Vec<f64>) -> f64 {
+pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
@@ -73,6 +73,7 @@ pub fn markdown(rows: &[Row], baseline: Option<&str>, current: &str) -> String {
             let mine: Vec<&Row> = rows
                 .iter()
                 .filter(|r| r.size == size && r.scenario == scenario && r.tool == tool)
+                .filter(|r| r.store == "sqlite")
                 .collect();
             summary(&mine)
         };

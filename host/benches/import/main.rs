@@ -18,10 +18,13 @@
 mod churn;
 mod compare;
 mod delta_sources;
+mod fleet;
 mod measure;
 mod peers;
+mod pg;
 mod report;
 mod sim;
+mod stores;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +34,7 @@ use clap::{Parser, ValueEnum};
 use serde_json::Value;
 
 use crate::measure::Measured;
+use crate::pg::{PgServer, StoreKind, StoreTarget};
 use crate::report::Row;
 use crate::sim::{Sim, SimSpec};
 
@@ -77,6 +81,9 @@ enum Scenario {
     Sources,
     /// The Okta Python SDK and Airbyte's source-okta on the rate-bound simulator.
     Peers,
+    /// `--fleet-connectors` connectors, each against its own rate-bound simulated org of
+    /// `--fleet-size`, run by `host worker` processes on one PostgreSQL store (`fleet.rs`).
+    Fleet,
 }
 
 /// Import benchmarks (see docs/benchmarks.md).
@@ -125,6 +132,26 @@ struct Opts {
     /// Serve the CPU-bound runs over https too (default: plain http).
     #[arg(long)]
     cpu_tls: bool,
+    /// The stores the full imports (rate- and CPU-bound) write to, interleaved; PostgreSQL is
+    /// a private server on this machine started with fsync on.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["sqlite"])]
+    stores: Vec<StoreKind>,
+    /// Fleet: connectors, each against its own simulated org (one okta-sim process each).
+    #[arg(long, default_value_t = 100)]
+    fleet_connectors: usize,
+    /// Fleet: the org size of every connector.
+    #[arg(long, value_enum, default_value = "s")]
+    fleet_size: Size,
+    /// Fleet: the configurations to run, as numbers of `host worker` processes.
+    #[arg(long, value_delimiter = ',', default_values = ["1", "2"])]
+    fleet_workers: Vec<usize>,
+    /// Fleet: `--concurrency` of every worker.
+    #[arg(long, default_value_t = 8)]
+    fleet_concurrency: usize,
+    /// Fleet: stop a configuration after this many seconds (and report how many connectors
+    /// succeeded by then).
+    #[arg(long, default_value_t = 900)]
+    fleet_timeout_s: u64,
     /// Output directory.
     #[arg(long, default_value = "bench-out")]
     out: PathBuf,
@@ -229,6 +256,12 @@ fn run(opts: &Opts) -> Result<(), Error> {
         }
     }
 
+    let pg = if opts.stores.contains(&StoreKind::Postgres) || want(Scenario::Fleet) {
+        eprintln!("import-bench: starting a private PostgreSQL (fsync on)");
+        Some(PgServer::start()?)
+    } else {
+        None
+    };
     let mut rows: Vec<Row> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let baseline = opts
@@ -238,10 +271,10 @@ fn run(opts: &Opts) -> Result<(), Error> {
     for &size in &opts.sizes {
         let rate_size = opts.rate_sizes.as_ref().is_none_or(|s| s.contains(&size));
         if rate_size && (want(Scenario::Rate) || want(Scenario::Delta) || want(Scenario::Peers)) {
-            rate_bound(opts, &paths, size, &mut rows, &mut notes)?;
+            rate_bound(opts, &paths, pg.as_ref(), size, &mut rows, &mut notes)?;
         }
         if want(Scenario::Cpu) {
-            cpu_bound(opts, &paths, size, &mut rows, &mut notes)?;
+            cpu_bound(opts, &paths, pg.as_ref(), size, &mut rows, &mut notes)?;
         }
         // After every size, so that a failure later keeps what was measured.
         report::write(
@@ -252,6 +285,12 @@ fn run(opts: &Opts) -> Result<(), Error> {
             &settings(opts),
             baseline,
         )?;
+    }
+    if let (true, Some(pg)) = (want(Scenario::Fleet), pg.as_ref()) {
+        let fleet = fleet::run(opts, &paths, pg)?;
+        notes.extend(fleet.notes.iter().cloned());
+        report::write_fleet(&paths.out, &fleet)?;
+        println!("{}", fleet.markdown());
     }
     println!("{}", report::markdown(&rows, &notes, baseline));
     println!(
@@ -284,6 +323,7 @@ fn settings(opts: &Opts) -> Value {
         "max_concurrency": opts.max_concurrency,
         "rate_limit_share": opts.share,
         "cpu_repeats": opts.cpu_repeats,
+        "stores": opts.stores.iter().map(|s| s.name()).collect::<Vec<_>>(),
         "baseline": opts.baseline_bins.as_ref().map(|_| &opts.baseline_label),
     })
 }
@@ -309,6 +349,14 @@ fn machine() -> Value {
     })
 }
 
+/// The work directory suffix of a run into `kind` (none for SQLite, as before stores).
+fn suffix(kind: StoreKind) -> &'static str {
+    match kind {
+        StoreKind::Sqlite => "",
+        StoreKind::Postgres => "-pg",
+    }
+}
+
 /// A fresh working directory for one run.
 fn workdir(paths: &Paths, name: &str) -> Result<PathBuf, Error> {
     let d = paths.out.join("runs").join(name);
@@ -320,18 +368,20 @@ fn workdir(paths: &Paths, name: &str) -> Result<PathBuf, Error> {
 }
 
 /// The connector settings of a benchmark run.
+#[derive(Clone)]
 struct HostSetup<'a> {
     sim: &'a Sim,
     time_scale: f64,
     max_concurrency: u32,
     share: f64,
+    store: StoreTarget,
 }
 
 /// Writes `host.toml` for `setup` into `dir`.
 fn host_toml(tool: &Tool, dir: &Path, setup: &HostSetup<'_>) -> Result<PathBuf, Error> {
     let lib = tool.bins.join("libokta_connector.so");
     let toml = format!(
-        r#"store = "store.db"
+        r#"{store}
 
 [secrets]
 backends = ["env"]
@@ -341,6 +391,7 @@ library = "{lib}"
 config = {{ OrgDomain = "contoso.okta.com", ApiBaseUrl = "{base}", PageSize = 200, GroupPageSize = 1000, MemberPageSize = 1000, MaxConcurrency = {mc}, RateLimitShare = {share:?}, SimulatorTimeScale = {ts:?} }}
 auth = {{ Mode = "ApiKey", ApiKey = "secret://bench/okta/token" }}
 "#,
+        store = setup.store.toml,
         lib = lib.display(),
         base = setup.sim.base,
         mc = setup.max_concurrency,
@@ -384,6 +435,7 @@ fn run_host(
         .args(["--json", "-q", "import", "okta", "--mode", mode])
         .current_dir(dir)
         .env("SECRET_BENCH_OKTA_TOKEN", sim::TOKEN)
+        .envs(setup.store.env.iter().map(|(k, v)| (k, v)))
         .env_remove("RUST_LOG");
     if let Some(ca) = &setup.sim.ca {
         // This process only: the connector's platform verifier reads the trust store from here.
@@ -417,28 +469,39 @@ fn run_host(
     Ok(HostRun { m, report, objects })
 }
 
-/// One measured full import by one build, against the setup's simulator.
+/// One measured full import by one build, against the setup's simulator, into its store.
 struct FullRun<'a> {
     tool: &'a Tool,
     setup: &'a HostSetup<'a>,
     size: Size,
     scenario: &'a str,
+    /// The PostgreSQL server, when the setup's store is on it (its CPU is measured).
+    pg: Option<&'a PgServer>,
 }
 
 impl FullRun<'_> {
     /// Runs it in `dir` (`note` is added to the progress line); returns its row (with the
-    /// simulator's CPU) and the host's JSON report.
+    /// simulator's CPU, and the store's) and the host's JSON report.
     fn measure(&self, dir: &Path, note: &str) -> Result<(Row, Value), Error> {
         let sim = self.setup.sim;
+        let store = &self.setup.store;
+        let pg = self.pg.filter(|_| store.kind == StoreKind::Postgres);
         let sim_cpu0 = sim.cpu_s();
+        let pg_cpu0 = pg.map(PgServer::cpu_s);
         eprintln!(
-            "import-bench: {}: {} {}{note}",
+            "import-bench: {}: {} {} into {}{note}",
             self.size.name(),
             self.tool.label,
-            self.scenario
+            self.scenario,
+            store.kind.name()
         );
         let run = run_host(self.tool, dir, self.setup, "full", &[])?;
         let stats = sim.stats()?;
+        let server_cpu = pg.zip(pg_cpu0).map(|(pg, c0)| pg.cpu_s() - c0);
+        let size_mib = match (pg, &store.database) {
+            (Some(pg), Some(db)) => pg.database_mib(db),
+            _ => pg::sqlite_mib(dir),
+        };
         let row = Row::new(
             self.size.name(),
             self.scenario,
@@ -447,9 +510,39 @@ impl FullRun<'_> {
             &stats,
             run.objects,
         )
-        .with_sim_cpu(sim.cpu_s() - sim_cpu0);
+        .with_sim_cpu(sim.cpu_s() - sim_cpu0)
+        .with_store(store.kind.name(), server_cpu, size_mib);
         Ok((row, run.report))
     }
+}
+
+/// The store targets of one run of every `--stores` kind, interleaved by the callers; a
+/// PostgreSQL target is a fresh database named after `run`.
+fn store_targets(opts: &Opts, pg: Option<&PgServer>, run: &str) -> Result<Vec<StoreTarget>, Error> {
+    let mut targets = Vec::new();
+    for kind in &opts.stores {
+        match (kind, pg) {
+            (StoreKind::Sqlite, _) => targets.push(StoreTarget::sqlite()),
+            (StoreKind::Postgres, Some(pg)) => {
+                let name: String = run
+                    .to_lowercase()
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                targets.push(pg.fresh(&format!("bench_{name}"))?);
+            }
+            (StoreKind::Postgres, None) => return Err("no PostgreSQL server was started".into()),
+        }
+    }
+    Ok(targets)
+}
+
+/// Drops a run's PostgreSQL database (S is about 100 MiB; the disk is shared).
+fn drop_store(pg: Option<&PgServer>, store: &StoreTarget) -> Result<(), Error> {
+    if let (Some(pg), Some(db)) = (pg, &store.database) {
+        pg.drop_database(db)?;
+    }
+    Ok(())
 }
 
 fn rate_spec(opts: &Opts, size: Size) -> SimSpec {
@@ -469,6 +562,7 @@ fn rate_spec(opts: &Opts, size: Size) -> SimSpec {
 fn rate_bound(
     opts: &Opts,
     paths: &Paths,
+    pg: Option<&PgServer>,
     size: Size,
     rows: &mut Vec<Row>,
     notes: &mut Vec<String>,
@@ -487,29 +581,46 @@ fn rate_bound(
         time_scale: opts.time_scale,
         max_concurrency: opts.max_concurrency,
         share: opts.share,
+        store: StoreTarget::sqlite(),
     };
 
-    // 1. The host's full run (the baseline's first, when there is one).
+    // 1. The host's full run (the baseline's first, when there is one), into every store.
     let mut current = None;
     for tool in &paths.tools {
-        let dir = workdir(paths, &format!("{}-{}-rate", size.name(), tool.label))?;
-        sim.quiesce()?;
-        let run = FullRun {
-            tool,
-            setup: &setup,
-            size,
-            scenario: "rate-bound full",
-        };
-        let (row, _) = run.measure(&dir, "")?;
-        let row = row.with_minimum(&sim.stats()?, opts.share, opts.time_scale);
-        eprintln!("import-bench: {}", row.one_line());
-        if tool.is_current() {
-            current = Some((dir, row.requests, row.wall_s, row.objects));
+        for store in store_targets(opts, pg, &format!("{}_{}_rate", size.name(), tool.label))? {
+            let kind = store.kind;
+            let dir = workdir(
+                paths,
+                &format!("{}-{}-rate{}", size.name(), tool.label, suffix(kind)),
+            )?;
+            sim.quiesce()?;
+            let setup = HostSetup {
+                store: store.clone(),
+                ..setup.clone()
+            };
+            let run = FullRun {
+                tool,
+                setup: &setup,
+                size,
+                scenario: "rate-bound full",
+                pg,
+            };
+            let (row, _) = run.measure(&dir, "")?;
+            let row = row.with_minimum(&sim.stats()?, opts.share, opts.time_scale);
+            eprintln!("import-bench: {}", row.one_line());
+            drop_store(pg, &store)?;
+            if tool.is_current() && kind == StoreKind::Sqlite {
+                current = Some((dir, row.requests, row.wall_s, row.objects));
+            }
+            rows.push(row);
         }
-        rows.push(row);
     }
-    let (dir, full_requests, full_wall, full_objects) =
-        current.ok_or("the current build did not run")?;
+    let Some((dir, full_requests, full_wall, full_objects)) = current else {
+        if want(Scenario::Delta) || want(Scenario::Peers) {
+            return Err("the delta and peers scenarios need sqlite in --stores".into());
+        }
+        return Ok(());
+    };
 
     // 2. Peers on the same simulator, the same org (before the churn) and the same limits.
     if want(Scenario::Peers) && opts.peer_sizes.contains(&size) {
@@ -575,6 +686,7 @@ fn rate_bound(
 fn cpu_bound(
     opts: &Opts,
     paths: &Paths,
+    pg: Option<&PgServer>,
     size: Size,
     rows: &mut Vec<Row>,
     notes: &mut Vec<String>,
@@ -602,26 +714,41 @@ fn cpu_bound(
         time_scale: 1.0,
         max_concurrency: opts.max_concurrency,
         share: opts.share,
+        store: StoreTarget::sqlite(),
     };
-    // Interleaved (baseline, current, baseline, …) so that the machine's noise hits both.
+    // Interleaved (baseline, current, baseline, …; every store in turn) so that the machine's
+    // noise hits all of them.
     for i in 0..opts.cpu_repeats.max(1) {
         for tool in &paths.tools {
-            let dir = workdir(paths, &format!("{}-{}-cpu-{i}", size.name(), tool.label))?;
-            sim.reset_stats()?;
-            let run = FullRun {
-                tool,
-                setup: &setup,
-                size,
-                scenario: "cpu-bound full",
-            };
-            let repeat = format!(" ({}/{})", i + 1, opts.cpu_repeats);
-            let (row, report) = run.measure(&dir, &repeat)?;
-            let row = row.with_breakdown(&report);
-            eprintln!("import-bench: {}", row.one_line());
-            rows.push(row);
-            // Keep only the last store of each build: L stores are large.
-            if i + 1 < opts.cpu_repeats {
-                std::fs::remove_dir_all(&dir)?;
+            let run_name = format!("{}_{}_cpu_{i}", size.name(), tool.label);
+            for store in store_targets(opts, pg, &run_name)? {
+                let kind = store.kind;
+                let dir = workdir(
+                    paths,
+                    &format!("{}-{}-cpu-{i}{}", size.name(), tool.label, suffix(kind)),
+                )?;
+                sim.reset_stats()?;
+                let setup = HostSetup {
+                    store: store.clone(),
+                    ..setup.clone()
+                };
+                let run = FullRun {
+                    tool,
+                    setup: &setup,
+                    size,
+                    scenario: "cpu-bound full",
+                    pg,
+                };
+                let repeat = format!(" ({}/{})", i + 1, opts.cpu_repeats);
+                let (row, report) = run.measure(&dir, &repeat)?;
+                let row = row.with_breakdown(&report);
+                eprintln!("import-bench: {}", row.one_line());
+                rows.push(row);
+                drop_store(pg, &store)?;
+                // Keep only the last store of each build: L stores are large.
+                if i + 1 < opts.cpu_repeats {
+                    std::fs::remove_dir_all(&dir)?;
+                }
             }
         }
     }
@@ -629,12 +756,12 @@ fn cpu_bound(
         let mut walls: Vec<f64> = rows
             .iter()
             .filter(|r| r.size == size.name() && r.scenario == "cpu-bound full")
-            .filter(|r| r.tool == tool.label)
+            .filter(|r| r.tool == tool.label && r.store == "sqlite")
             .map(|r| r.wall_s)
             .collect();
         walls.sort_by(f64::total_cmp);
         notes.push(format!(
-            "{} cpu-bound, {}: {} runs, wall best {:.2} s, median {:.2} s",
+            "{} cpu-bound, {} (sqlite): {} runs, wall best {:.2} s, median {:.2} s",
             size.name(),
             tool.label,
             walls.len(),

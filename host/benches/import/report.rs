@@ -81,6 +81,13 @@ pub struct Row {
     pub share_of_full: Option<(f64, f64)>,
     /// CPU-bound: the connector's own counters.
     pub connector_stats: Option<Value>,
+    /// The store backend written to: `sqlite` or `postgres`.
+    pub store: String,
+    /// CPU seconds of the PostgreSQL server's processes during the run (`None` for SQLite,
+    /// whose work is inside the host process).
+    pub store_cpu_s: Option<f64>,
+    /// The store's size on disk after the run, MiB.
+    pub store_mib: Option<f64>,
 }
 
 impl Row {
@@ -115,12 +122,28 @@ impl Row {
             slower_than_host: None,
             share_of_full: None,
             connector_stats: None,
+            store: "sqlite".to_owned(),
+            store_cpu_s: None,
+            store_mib: None,
         }
     }
 
     pub fn with_sim_cpu(mut self, s: f64) -> Row {
         self.sim_cpu_s = Some(s);
         self
+    }
+
+    /// The store written to, the PostgreSQL server's CPU seconds, the store's size.
+    pub fn with_store(mut self, store: &str, server_cpu_s: Option<f64>, mib: f64) -> Row {
+        self.store = store.to_owned();
+        self.store_cpu_s = server_cpu_s;
+        self.store_mib = Some(mib);
+        self
+    }
+
+    /// Host CPU plus the store server's, µs per object.
+    pub fn total_cpu_us_per_object(&self) -> f64 {
+        (self.cpu_s + self.store_cpu_s.unwrap_or(0.0)) * 1e6 / self.objects.max(1) as f64
     }
 
     pub fn with_minimum(mut self, stats: &Value, share: f64, time_scale: f64) -> Row {
@@ -160,10 +183,11 @@ impl Row {
 
     pub fn one_line(&self) -> String {
         format!(
-            "{} {} {}: {:.2} s wall{}, {} requests, {} objects ({:.0}/s), 429s {}+{}, CPU {:.1} s, peak RSS {:.0} MiB, load {:.1}→{:.1}",
+            "{} {} {} [{}]: {:.2} s wall{}, {} requests, {} objects ({:.0}/s), 429s {}+{}, CPU {:.1} s, peak RSS {:.0} MiB, load {:.1}→{:.1}",
             self.size,
             self.scenario,
             self.tool,
+            self.store,
             self.wall_s,
             self.ratio()
                 .map(|r| format!(" ({r:.3}× the minimum)"))
@@ -181,13 +205,23 @@ impl Row {
     }
 }
 
-fn opt(v: Option<f64>, digits: usize) -> String {
+/// `host [postgres]`: the build and, when not SQLite, the store.
+fn tool_store(r: &Row) -> String {
+    if r.store == "sqlite" {
+        r.tool.clone()
+    } else {
+        format!("{} [{}]", r.tool, r.store)
+    }
+}
+
+pub fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
 }
 
 /// The results as Markdown tables; `baseline` is the baseline build's tool label, if one ran.
 pub fn markdown(rows: &[Row], notes: &[String], baseline: Option<&str>) -> String {
     let mut s = crate::compare::markdown(rows, baseline, crate::CURRENT);
+    s.push_str(&crate::stores::markdown(rows));
     let rate: Vec<&Row> = rows
         .iter()
         .filter(|r| r.scenario.starts_with("rate-bound"))
@@ -212,7 +246,7 @@ pub fn markdown(rows: &[Row], notes: &[String], baseline: Option<&str>) -> Strin
                 s,
                 "| {} | {} | {:.1} | {} | {} | {} | {} | {:.4} | {} | {}+{} | {} | {:.1} | {:.0} | {} | {:.1}→{:.1} |",
                 r.size,
-                r.tool,
+                tool_store(r),
                 r.wall_s,
                 min,
                 opt(r.ratio(), 3),
@@ -266,23 +300,26 @@ pub fn markdown(rows: &[Row], notes: &[String], baseline: Option<&str>) -> Strin
         .collect();
     if !cpu.is_empty() {
         s.push_str("### CPU-bound full import (limits and latency off)\n\n");
-        s.push_str("| org | tool | wall s | objects | objects/s | requests | host CPU s (user+sys) | host CPU µs/object | sim CPU s | host + sim CPU ÷ wall | peak RSS MiB | load before→after |\n");
-        s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        s.push_str("| org | tool [store] | wall s | objects | objects/s | requests | host CPU s (user+sys) | host CPU µs/object | PostgreSQL server CPU s | sim CPU s | host + server + sim CPU ÷ wall | store MiB | peak RSS MiB | load before→after |\n");
+        s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for r in cpu {
             let sim = r.sim_cpu_s.unwrap_or(f64::NAN);
+            let server = r.store_cpu_s.unwrap_or(0.0);
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.2} | {} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1}→{:.1} |",
+                "| {} | {} | {:.2} | {} | {:.0} | {} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} | {:.0} | {:.1}→{:.1} |",
                 r.size,
-                r.tool,
+                tool_store(r),
                 r.wall_s,
                 r.objects,
                 r.objects_per_s(),
                 r.requests,
                 r.cpu_s,
                 r.cpu_s * 1e6 / r.objects.max(1) as f64,
+                opt(r.store_cpu_s, 2),
                 sim,
-                (r.cpu_s + sim) / r.wall_s,
+                (r.cpu_s + server + sim) / r.wall_s,
+                opt(r.store_mib, 0),
                 r.rss_mib,
                 r.load_before,
                 r.load_after
@@ -325,5 +362,17 @@ pub fn write(
     std::fs::write(
         out.join("results.json"),
         serde_json::to_string_pretty(&json).unwrap_or_default(),
+    )
+}
+
+/// Writes `fleet.md` and `fleet.json`.
+///
+/// # Errors
+/// Writing failed.
+pub fn write_fleet(out: &Path, fleet: &crate::fleet::Fleet) -> std::io::Result<()> {
+    std::fs::write(out.join("fleet.md"), fleet.markdown())?;
+    std::fs::write(
+        out.join("fleet.json"),
+        serde_json::to_string_pretty(fleet).unwrap_or_default(),
     )
 }
