@@ -217,6 +217,52 @@ async fn an_all_good_file_exits_zero() {
     assert!(text(&out).contains("1 unchanged"), "{}", text(&out));
 }
 
+/// `host export` against a PostgreSQL store: the same outcomes, and both export runs with their
+/// per-change outcomes are recorded there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_is_recorded_in_a_postgresql_store() {
+    let (pg, _secrets, store_toml) = crate::worker::postgres_store().await;
+    let (dir, config) = setup();
+    let toml = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("store = \"store.db\"", &store_toml);
+    std::fs::write(&config, toml).unwrap();
+    let changes = dir.path().join("good.jsonl");
+    std::fs::write(
+        &changes,
+        "{\"op\":\"upsert\",\"type\":\"GroupMember\",\"id\":\"g1:p2\",\"scope\":\"g1\"}\n",
+    )
+    .unwrap();
+    let changes = changes.display().to_string();
+    for expected in ["1 applied", "1 unchanged"] {
+        let out = cli(&config, &["export", "dir", "--changes", &changes]).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(text(&out).contains(expected), "{}", text(&out));
+    }
+    assert_eq!(
+        read_json(dir.path(), "groups.json")[0]["members"],
+        json!(["p1", "p2"])
+    );
+    let app = host::commands::App {
+        config: host::config::Config::load(&config, true).unwrap(),
+        store_override: None,
+        json: false,
+        progress: false,
+        clock: std::sync::Arc::new(host::clock::SystemClock),
+    };
+    let store = app.open_existing_store().unwrap();
+    assert!(store.location().starts_with("postgres://"), "{store:?}");
+    let runs = store.export_runs("dir", 10).unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let outcomes: Vec<String> = runs
+        .iter()
+        .rev()
+        .map(|r| store.exports(r.id).unwrap().remove(0).outcome)
+        .collect();
+    assert_eq!(outcomes, ["applied", "unchanged"]);
+    drop(pg);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_files_and_read_only_connectors_send_nothing() {
     let (dir, config) = setup();

@@ -150,7 +150,7 @@ async fn a_postgresql_restart_mid_run_fails_those_runs_cleanly_and_the_next_ones
 /// A private PostgreSQL and the host.toml lines that select it; its password is a secret
 /// reference resolved from a file under the returned directory (by the workers and the test
 /// alike), so it is never in the environment or the file.
-async fn postgres_store() -> (TempCluster, tempfile::TempDir, String) {
+pub(crate) async fn postgres_store() -> (TempCluster, tempfile::TempDir, String) {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 
     let pg = tokio::task::spawn_blocking(TempCluster::start)
