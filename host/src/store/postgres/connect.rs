@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `disable` | never | — |
 //! | `prefer` (default), `allow` | when the server offers it | not checked |
-//! | `require` | always | not checked (encryption only, as libpq without a root certificate) |
+//! | `require` | always | not checked without a root certificate file; with one, as `verify-ca` (as libpq) |
 //! | `verify-ca` | always | signed by a trusted root |
 //! | `verify-full` | always | signed by a trusted root and valid for the host name |
 //!
@@ -232,14 +232,19 @@ fn tls_config(parts: &Parts, location: &str) -> Result<(SslMode, Option<ClientCo
             });
         }
     };
-    let verifier: Arc<dyn ServerCertVerifier> = match parts.sslmode.as_str() {
+    // As libpq: with a root certificate at hand, `require` checks the chain like `verify-ca`.
+    let checks = match parts.sslmode.as_str() {
+        "require" if root_file(parts).is_some() => "verify-ca",
+        other => other,
+    };
+    let verifier: Arc<dyn ServerCertVerifier> = match checks {
         "verify-ca" | "verify-full" => {
             let roots = root_store(parts, location)?;
             let webpki =
                 WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                     .build()
                     .map_err(|e| tls_failure(location, &e.to_string()))?;
-            if parts.sslmode == "verify-ca" {
+            if checks == "verify-ca" {
                 Arc::new(CaOnly(webpki))
             } else {
                 webpki
@@ -265,13 +270,19 @@ fn tls_failure(location: &str, message: &str) -> StoreError {
     }
 }
 
-/// The trusted roots for `verify-ca` and `verify-full`.
-fn root_store(parts: &Parts, location: &str) -> Result<RootCertStore> {
-    let path = parts
+/// The root certificate file: `sslrootcert` (or `PGSSLROOTCERT`), else `~/.postgresql/root.crt`,
+/// if it exists.
+fn root_file(parts: &Parts) -> Option<PathBuf> {
+    parts
         .rootcert
         .clone()
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".postgresql/root.crt")));
-    let Some(path) = path.filter(|p| p.exists()) else {
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".postgresql/root.crt")))
+        .filter(|p| p.exists())
+}
+
+/// The trusted roots for `verify-ca` and `verify-full` (and `require` with a root file).
+fn root_store(parts: &Parts, location: &str) -> Result<RootCertStore> {
+    let Some(path) = root_file(parts) else {
         return Err(tls_failure(
             location,
             &format!(

@@ -153,15 +153,24 @@ fn tls_as_the_url_asks() {
         let store = open(&pg, &format!("{}?{query}", pg.url())).unwrap();
         assert_eq!(ssl_in_use(&store), tls, "{query}");
     }
-    // Another CA's root: verification fails.
+    // Another CA's root: verification fails, with `require` too once a root file is named (as
+    // libpq), while the right root passes.
     let other = TempCluster::start_with_tls().unwrap();
     let wrong = other.root_cert().unwrap().display().to_string();
-    let err = open(
+    for mode in ["verify-full", "require"] {
+        let err = open(
+            &pg,
+            &format!("{}?sslmode={mode}&sslrootcert={wrong}", pg.url()),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("connecting"), "{mode}: {err}");
+    }
+    let store = open(
         &pg,
-        &format!("{}?sslmode=verify-full&sslrootcert={wrong}", pg.url()),
+        &format!("{}?sslmode=require&sslrootcert={root}", pg.url()),
     )
-    .unwrap_err();
-    assert!(err.to_string().contains("connecting"), "{err}");
+    .unwrap();
+    assert!(ssl_in_use(&store));
 }
 
 /// The upsert rate of one 100,000-object transaction (created, then unchanged), printed for
