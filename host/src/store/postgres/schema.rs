@@ -150,13 +150,23 @@ pub fn version(client: &mut Client) -> Result<i64, postgres::Error> {
     Ok(row.get(0))
 }
 
-/// Applies every migration the database has not seen yet; returns the resulting version.
+/// Applies every migration the database has not seen yet; returns the resulting version. An
+/// up-to-date database is only read; a behind one is migrated under the advisory lock.
 ///
 /// # Errors
 /// The database is newer than this host, or PostgreSQL failed (the failed migration is rolled
 /// back as a whole).
 pub fn migrate(client: &mut Client) -> Result<i64, MigrateError> {
     let known = latest_version();
+    // Every store opened (two per running import) passes here: an up-to-date schema is read
+    // without the lock, so workers never queue on it once migrated.
+    let found = version(client)?;
+    if found > known {
+        return Err(MigrateError::TooNew { found, known });
+    }
+    if found == known {
+        return Ok(known);
+    }
     loop {
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
