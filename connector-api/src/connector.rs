@@ -21,6 +21,26 @@ pub trait ChangeSink: Send {
     /// Returns an error when the host cannot accept more (for example the store failed or the
     /// run was cancelled). The connector must stop and return that error from `import`.
     async fn send(&mut self, changes: Vec<Change>) -> Result<()>;
+
+    /// Accepts a batch as the plug-in boundary carries it: JSON lines, one [`Change`] per line
+    /// (see [`abi::batch`](crate::abi::batch)). The plug-in loader calls this for every batch a
+    /// plug-in delivers.
+    ///
+    /// The default decodes the batch with [`abi::batch::decode`](crate::abi::batch::decode)
+    /// and calls [`send`](Self::send). A host may override it to read the changes without
+    /// building [`Object`](crate::Object)s; it must then accept and refuse exactly what
+    /// `decode` does, apply the changes as `send` would, and apply nothing of a malformed
+    /// batch.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send); a malformed batch is an
+    /// [`ErrorKind::Protocol`](crate::ErrorKind::Protocol) error naming the line, in the
+    /// context "the connector sent a malformed batch".
+    async fn send_encoded(&mut self, batch: Vec<u8>) -> Result<()> {
+        let changes = crate::abi::batch::decode(&batch)
+            .map_err(|e| e.context("the connector sent a malformed batch"))?;
+        self.send(changes).await
+    }
 }
 
 /// A [`ChangeSink`] that keeps every change in memory, for tests and small tools.
@@ -211,5 +231,35 @@ impl<F> fmt::Debug for FnFactory<F> {
         f.debug_struct("FnFactory")
             .field("name", &self.descriptor.name)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ErrorKind, Object};
+
+    #[tokio::test]
+    async fn send_encoded_decodes_by_default_and_refuses_a_malformed_batch_whole() {
+        let changes = vec![
+            Change::Upsert(Object::new("User", "u1").with("n", 1)),
+            Change::delete("User", "u2"),
+        ];
+        let mut bytes = Vec::new();
+        crate::abi::batch::encode(&changes, &mut bytes);
+        let mut sink = VecSink::default();
+        sink.send_encoded(bytes.clone()).await.unwrap();
+        assert_eq!(sink.changes, changes);
+
+        bytes.extend_from_slice(b"{\"op\":\"upsert\"}\n");
+        let err = sink.send_encoded(bytes).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol);
+        assert!(err.to_string().contains("malformed batch"), "{err}");
+        assert!(err.to_string().contains("line 3"), "{err}");
+        assert_eq!(
+            sink.changes.len(),
+            2,
+            "nothing of the malformed batch is applied"
+        );
     }
 }

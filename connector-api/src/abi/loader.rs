@@ -17,10 +17,11 @@
 //!   (`spawn_blocking`), so the host's async workers never block: call them from within a
 //!   tokio runtime (multi-thread or current-thread). `create` and `validate_watermark` call
 //!   the plug-in directly; they are quick.
-//! * Import batches are decoded on that blocking thread and handed to the host's async
-//!   [`ChangeSink`] through a bounded channel; the plug-in's sink callback returns only after the
-//!   sink accepted the batch (or failed, which stops the plug-in). The sink's own error is what
-//!   `import` returns in that case.
+//! * Import batches are copied on that blocking thread and handed, as the JSON lines they are,
+//!   to the host's async [`ChangeSink::send_encoded`] through a bounded channel (whose default
+//!   decodes them and calls `send`); the plug-in's sink callback returns only after the sink
+//!   accepted the batch (or failed, which stops the plug-in). The sink's own error, a malformed
+//!   batch's included, is what `import` returns in that case.
 //! * The operation's [`Context`] cancellation is watched while the call runs and forwarded with
 //!   `connector_cancel`; dropping the import future cancels the plug-in's operation too.
 //! * Log records arrive through a callback and go to the context's [`Logger`].
@@ -37,7 +38,7 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::ptr::{self, NonNull};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
@@ -53,7 +54,7 @@ use crate::connector::{ChangeSink, Connector, ConnectorFactory};
 use crate::context::{Context, Level, LogRecord, Logger, Settings};
 use crate::error::{ConnectorError, Result};
 use crate::export::{ExportOptions, ExportReport, ExportRequest};
-use crate::model::{Change, CheckReport, Descriptor, ImportOutcome, ImportRequest, Watermark};
+use crate::model::{CheckReport, Descriptor, ImportOutcome, ImportRequest, Watermark};
 
 /// Finds the `cdylib` of connector crate `crate_name` near the running executable.
 ///
@@ -461,35 +462,25 @@ unsafe extern "C" fn host_log(user_data: *mut c_void, record: *const u8, len: us
     }));
 }
 
-/// One decoded batch on its way to the async sink, with the channel to acknowledge it on.
+/// One batch (the plug-in's JSON lines, copied) on its way to the async sink, with the channel
+/// to acknowledge it on. The sink decodes it ([`ChangeSink::send_encoded`]).
 struct Delivery {
-    changes: Vec<Change>,
+    batch: Vec<u8>,
     accepted: oneshot::Sender<bool>,
 }
 
 /// The state behind the host's sink callback during one import.
 struct SinkBridge {
     deliveries: mpsc::Sender<Delivery>,
-    decode_error: Mutex<Option<ConnectorError>>,
 }
 
 impl SinkBridge {
     fn deliver(&self, bytes: &[u8]) -> i32 {
-        let changes = match batch::decode(bytes) {
-            Ok(changes) => changes,
-            Err(e) => {
-                *self
-                    .decode_error
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) =
-                    Some(e.context("the connector sent a malformed batch"));
-                return SINK_STOP;
-            }
-        };
         let (accepted, answer) = oneshot::channel();
+        let batch = bytes.to_vec();
         if self
             .deliveries
-            .blocking_send(Delivery { changes, accepted })
+            .blocking_send(Delivery { batch, accepted })
             .is_err()
         {
             return SINK_STOP;
@@ -588,7 +579,7 @@ async fn pump<T>(
     let joined = loop {
         tokio::select! {
             delivery = incoming.recv(), if receiving => {
-                let Some(Delivery { changes, accepted }) = delivery else {
+                let Some(Delivery { batch, accepted }) = delivery else {
                     // The plug-in call returned; only the join is left.
                     receiving = false;
                     continue;
@@ -596,7 +587,7 @@ async fn pump<T>(
                 let ok = if sink_error.is_some() || ctx.is_cancelled() {
                     false
                 } else {
-                    match sink.send(changes).await {
+                    match sink.send_encoded(batch).await {
                         Ok(()) => true,
                         Err(e) => {
                             sink_error = Some(e);
@@ -671,14 +662,11 @@ impl Connector for PluginConnector {
             cancel: Arc::clone(&cancel),
         };
         let (deliveries, mut incoming) = mpsc::channel::<Delivery>(1);
-        let bridge = SinkBridge {
-            deliveries,
-            decode_error: Mutex::new(None),
-        };
+        let bridge = SinkBridge { deliveries };
         let instance = Arc::clone(&self.instance);
         let mut task = tokio::task::spawn_blocking(move || {
             let raw = env.raw();
-            let result = instance.api.call("import", |out| {
+            instance.api.call("import", |out| {
                 // SAFETY: live instance; context, request, bridge and out buffer are valid
                 // during the call, and `host_sink` matches `SinkFn`.
                 unsafe {
@@ -692,18 +680,13 @@ impl Connector for PluginConnector {
                         out,
                     )
                 }
-            });
-            let decode_error = bridge
-                .decode_error
-                .into_inner()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            (result, decode_error)
+            })
         });
 
         let (joined, sink_error) = pump(ctx, sink, &cancel, &mut incoming, &mut task).await;
         on_drop.disarm();
-        let (result, decode_error) = joined.map_err(|e| joined_error("import", e))?;
-        if let Some(e) = sink_error.or(decode_error) {
+        let result = joined.map_err(|e| joined_error("import", e))?;
+        if let Some(e) = sink_error {
             return Err(e);
         }
         let bytes = result?;

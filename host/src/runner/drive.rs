@@ -10,14 +10,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use connector_api::{
     CancellationToken, Change, ChangeSink, ConnectorError, Context, ImportOutcome, ImportRequest,
-    Object, Scope,
+    Scope,
 };
 
+use super::lines::{self, Entry};
 use super::{RunEnv, RunOptions, Target};
 use crate::clock::{Clock, format_ts};
 use crate::logging::ConnectorLogger;
 use crate::progress::Progress;
-use crate::store::writer::{ImportWriter, OnStored, UpsertBatch, Written};
+use crate::store::writer::{ImportWriter, OnStored, Upsert, UpsertBatch, Written};
 use crate::store::{DeleteWhere, RunKey, Store, StoreError, TypeCounts};
 
 /// What came back once the connector's `import` returned (or was abandoned).
@@ -54,49 +55,55 @@ pub(super) struct Received {
 }
 
 impl Received {
-    /// Takes a batch in order: deletes and completed scopes are remembered for the end, the
-    /// upserts are returned for the store.
-    fn take(&mut self, changes: Vec<Change>) -> Vec<Object> {
-        let mut upserts = Vec::new();
-        for change in changes {
-            match change {
-                Change::Upsert(object) => {
-                    // The last change of an object wins: an upsert cancels an earlier delete.
-                    // (Most runs have no pending delete: no key is built for them.)
-                    if !self.pending_deletes.is_empty() {
-                        self.pending_deletes.remove(&(
-                            object.object_type.as_str().to_owned(),
-                            object.external_id.clone(),
-                        ));
+    /// Takes a batch in order: deletes and completed scopes are remembered for the end; the
+    /// upserts (in `upserts`, one per [`Entry::Upsert`]) stay for the store.
+    fn take(&mut self, upserts: &UpsertBatch, entries: Vec<Entry>) {
+        let mut next = upserts.iter();
+        for entry in entries {
+            match entry {
+                Entry::Upsert => {
+                    if let Some(upsert) = next.next() {
+                        self.upserted(upsert);
                     }
-                    self.spare(&object);
-                    upserts.push(object);
                 }
-                Change::DeleteWhere {
+                Entry::Other(Change::DeleteWhere {
                     object_type,
                     attribute,
                     value,
-                } => {
+                }) => {
                     let t = object_type.as_str().to_owned();
                     self.counts.entry(t.clone()).or_default().deletes += 1;
                     self.delete_where(t, attribute, value);
                 }
-                Change::Delete {
+                Entry::Other(Change::Delete {
                     object_type,
                     external_id,
-                } => {
+                }) => {
                     let t = object_type.as_str().to_owned();
                     self.counts.entry(t.clone()).or_default().deletes += 1;
                     self.pending_deletes.insert((t, external_id));
                 }
-                Change::ScopeComplete(scope) => {
+                Entry::Other(Change::ScopeComplete(scope)) => {
                     self.completed.insert(scope);
                 }
-                // Refused in `send` before anything of the batch is stored.
-                _ => {}
+                // Upserts arrive as `Entry::Upsert`; other kinds are refused in `send` before
+                // anything of the batch is stored.
+                Entry::Other(_) => {}
             }
         }
-        upserts
+    }
+
+    /// The last change of an object wins: an upsert cancels an earlier delete, and one after
+    /// a delete by reference that matches it is spared. (Most runs have neither: nothing is
+    /// built for them.)
+    fn upserted(&mut self, upsert: Upsert<'_>) {
+        if !self.pending_deletes.is_empty() {
+            self.pending_deletes
+                .remove(&(upsert.object_type.to_owned(), upsert.external_id.to_owned()));
+        }
+        if !self.reference_keys.is_empty() {
+            self.spare(upsert);
+        }
     }
 
     /// Remembers a delete by reference; a repeated one forgets what the earlier one spared.
@@ -119,11 +126,12 @@ impl Received {
     }
 
     /// An upsert after a delete by reference that matches it is kept (the last change wins).
-    fn spare(&mut self, object: &Object) {
-        let object_type = object.object_type.as_str();
+    fn spare(&mut self, upsert: Upsert<'_>) {
+        let attributes: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(upsert.attributes).unwrap_or_default();
         for (t, attribute) in &self.reference_keys {
-            let Some(value) = (t == object_type)
-                .then(|| object.attributes.get(attribute))
+            let Some(value) = (t == upsert.object_type)
+                .then(|| attributes.get(attribute))
                 .flatten()
                 .and_then(|v| v.as_str())
             else {
@@ -133,7 +141,7 @@ impl Received {
             if let Some(&i) = self.reference_index.get(&key) {
                 self.by_reference[i]
                     .spared
-                    .insert(object.external_id.clone());
+                    .insert(upsert.external_id.to_owned());
             }
         }
     }
@@ -236,9 +244,9 @@ struct StoreSink<'a> {
     received: Received,
 }
 
-#[async_trait]
-impl ChangeSink for StoreSink<'_> {
-    async fn send(&mut self, changes: Vec<Change>) -> connector_api::Result<()> {
+impl StoreSink<'_> {
+    /// Refuses a batch when the run was cancelled or the store failed earlier.
+    fn check_open(&mut self) -> connector_api::Result<()> {
         if self.cancel.is_cancelled() {
             self.received.rejected = true;
             return Err(ConnectorError::cancelled(
@@ -251,32 +259,32 @@ impl ChangeSink for StoreSink<'_> {
                 "the host's store failed earlier in this run",
             ));
         }
-        if let Some(other) = changes.iter().find(|c| {
-            !matches!(
-                c,
-                Change::Upsert(_)
-                    | Change::Delete { .. }
-                    | Change::ScopeComplete(_)
-                    | Change::DeleteWhere { .. }
+        Ok(())
+    }
+
+    /// Takes a read batch: refuses kinds this host does not store (before anything of it is
+    /// kept), remembers the rest, and queues the upserts for the writer.
+    fn accept(&mut self, upserts: UpsertBatch, entries: Vec<Entry>) -> connector_api::Result<()> {
+        let refused = entries.iter().find_map(|e| match e {
+            Entry::Other(
+                Change::Delete { .. } | Change::ScopeComplete(_) | Change::DeleteWhere { .. },
             )
-        }) {
+            | Entry::Upsert => None,
+            Entry::Other(other) => Some(other.kind()),
+        });
+        if let Some(kind) = refused {
             self.received.rejected = true;
             return Err(ConnectorError::protocol(format!(
-                "the connector sent a `{}` change, which this host does not store",
-                other.kind()
+                "the connector sent a `{kind}` change, which this host does not store"
             )));
         }
-        let upserts = self.received.take(changes);
+        self.received.take(&upserts, entries);
         if upserts.is_empty() {
             return Ok(());
         }
-        let batch = UpsertBatch {
-            objects: upserts,
-            at: format_ts(self.clock.now()),
-        };
         // Blocks only while the writer's queue is full: that is the backpressure on the
         // connector (before, every batch blocked here until it was committed).
-        match self.writer.send(batch) {
+        match self.writer.send(upserts) {
             Ok(()) => Ok(()),
             Err(_) => {
                 self.received.rejected = true;
@@ -285,5 +293,32 @@ impl ChangeSink for StoreSink<'_> {
                 ))
             }
         }
+    }
+}
+
+#[async_trait]
+impl ChangeSink for StoreSink<'_> {
+    async fn send(&mut self, changes: Vec<Change>) -> connector_api::Result<()> {
+        self.check_open()?;
+        let mut upserts = UpsertBatch::new(format_ts(self.clock.now()));
+        let entries = changes
+            .into_iter()
+            .map(|change| match change {
+                Change::Upsert(object) => {
+                    upserts.push_object(&object);
+                    Entry::Upsert
+                }
+                other => Entry::Other(other),
+            })
+            .collect();
+        self.accept(upserts, entries)
+    }
+
+    /// Reads the boundary's JSON lines straight into a batch for the store (see
+    /// [`lines`](super::lines)); what it accepts and refuses is what `send` would.
+    async fn send_encoded(&mut self, batch: Vec<u8>) -> connector_api::Result<()> {
+        self.check_open()?;
+        let (upserts, entries) = lines::read(batch, format_ts(self.clock.now()))?;
+        self.accept(upserts, entries)
     }
 }

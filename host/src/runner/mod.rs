@@ -28,6 +28,7 @@
 
 mod drive;
 mod finish;
+mod lines;
 #[cfg(test)]
 mod tests;
 

@@ -74,10 +74,7 @@ fn user(id: &str) -> Object {
 }
 
 fn batch(objects: Vec<Object>, at: &str) -> [UpsertBatch; 1] {
-    [UpsertBatch {
-        objects,
-        at: at.to_owned(),
-    }]
+    [UpsertBatch::from_objects(&objects, at)]
 }
 
 fn key(connector: &str, run_id: i64) -> RunKey<'_> {

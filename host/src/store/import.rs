@@ -84,12 +84,12 @@ impl ImportBackend for SqliteStore {
     ) -> Result<Vec<UpsertOutcome>> {
         let tx = self.begin()?;
         super::runs::ensure_running(&tx.tx, tx.path, run.run_id)?;
-        let mut outcomes = Vec::with_capacity(batches.iter().map(|b| b.objects.len()).sum());
+        let mut outcomes = Vec::with_capacity(batches.iter().map(UpsertBatch::len).sum());
         {
             let mut upserter = tx.upserter()?;
             for batch in batches {
-                for object in &batch.objects {
-                    outcomes.push(upserter.upsert(run.connector, run.run_id, object, &batch.at)?);
+                for upsert in batch.iter() {
+                    outcomes.push(upserter.upsert(run.connector, run.run_id, upsert, &batch.at)?);
                 }
             }
         }
@@ -159,10 +159,7 @@ mod tests {
     use super::*;
 
     fn batch(objects: Vec<Object>, at: &str) -> [UpsertBatch; 1] {
-        [UpsertBatch {
-            objects,
-            at: at.to_owned(),
-        }]
+        [UpsertBatch::from_objects(&objects, at)]
     }
 
     fn user(id: &str) -> Object {

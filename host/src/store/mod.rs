@@ -12,6 +12,7 @@
 //! are what the connector emitted.
 
 mod backend;
+mod batch;
 #[cfg(test)]
 mod conformance;
 mod delete_where;

@@ -415,10 +415,7 @@ mod tests {
                 .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
                 .unwrap();
             assert_eq!(interval, WRITER_CHECKPOINT_PAGES);
-            let batch = UpsertBatch {
-                objects: vec![Object::new("User", "u1")],
-                at: "t1".into(),
-            };
+            let batch = UpsertBatch::from_objects(&[Object::new("User", "u1")], "t1");
             let run = RunKey {
                 connector: "c",
                 run_id,

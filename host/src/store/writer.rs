@@ -22,8 +22,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use connector_api::Object;
-
+pub use super::batch::{Upsert, UpsertBatch};
 use super::{Result, RunKey, StoreError, TypeCounts, UpsertOutcome};
 
 /// Batches that may wait in the queue before [`ImportWriter::send`] blocks.
@@ -38,15 +37,6 @@ pub const MIN_OBJECTS_PER_TRANSACTION: usize = 10_000;
 
 /// How long the writer waits for batches to fill a transaction.
 pub const GATHER_FOR: Duration = Duration::from_millis(50);
-
-/// Upserts the runner received in one batch, with the time they were received.
-#[derive(Debug, Clone)]
-pub struct UpsertBatch {
-    /// The upserts, in the connector's order.
-    pub objects: Vec<Object>,
-    /// When the batch arrived (RFC 3339), recorded as `changed_at` of what it changes.
-    pub at: String,
-}
 
 /// A store the writer can write batches to: the one operation an import needs from a backend
 /// while its connector runs.
@@ -86,13 +76,13 @@ pub struct Written {
 
 impl Written {
     fn count(&mut self, batches: &[UpsertBatch], outcomes: &[UpsertOutcome]) {
-        let objects = batches.iter().flat_map(|b| &b.objects);
-        for (object, outcome) in objects.zip(outcomes) {
-            let c = match self.counts.get_mut(object.object_type.as_str()) {
+        let upserts = batches.iter().flat_map(UpsertBatch::iter);
+        for (upsert, outcome) in upserts.zip(outcomes) {
+            let c = match self.counts.get_mut(upsert.object_type) {
                 Some(c) => c,
                 None => self
                     .counts
-                    .entry(object.object_type.as_str().to_owned())
+                    .entry(upsert.object_type.to_owned())
                     .or_default(),
             };
             c.upserts += 1;
@@ -246,7 +236,7 @@ impl<B: ImportBackend> Job<B> {
 /// acknowledged when queued); fewer, larger transactions write each B-tree page fewer times.
 fn take_queued(incoming: &Receiver<UpsertBatch>, first: UpsertBatch) -> Vec<UpsertBatch> {
     let deadline = Instant::now() + GATHER_FOR;
-    let mut objects = first.objects.len();
+    let mut objects = first.len();
     let mut batches = vec![first];
     while objects < MAX_OBJECTS_PER_TRANSACTION {
         let next = if objects < MIN_OBJECTS_PER_TRANSACTION {
@@ -256,7 +246,7 @@ fn take_queued(incoming: &Receiver<UpsertBatch>, first: UpsertBatch) -> Vec<Upse
             incoming.try_recv().ok()
         };
         let Some(batch) = next else { break };
-        objects += batch.objects.len();
+        objects += batch.len();
         batches.push(batch);
     }
     batches
@@ -265,6 +255,8 @@ fn take_queued(incoming: &Receiver<UpsertBatch>, first: UpsertBatch) -> Vec<Upse
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
+
+    use connector_api::Object;
 
     use super::*;
 
@@ -291,7 +283,7 @@ mod tests {
             }
             let ids: Vec<String> = batches
                 .iter()
-                .flat_map(|b| b.objects.iter().map(|o| o.external_id.clone()))
+                .flat_map(|b| b.iter().map(|u| u.external_id.to_owned()))
                 .collect();
             let outcomes = ids
                 .iter()
@@ -309,10 +301,8 @@ mod tests {
     }
 
     fn batch(ids: &[&str]) -> UpsertBatch {
-        UpsertBatch {
-            objects: ids.iter().map(|id| Object::new("User", *id)).collect(),
-            at: "t".into(),
-        }
+        let objects: Vec<Object> = ids.iter().map(|id| Object::new("User", *id)).collect();
+        UpsertBatch::from_objects(&objects, "t")
     }
 
     #[test]

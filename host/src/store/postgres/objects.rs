@@ -12,7 +12,7 @@ use postgres::{GenericClient, Row};
 use super::session::Step;
 use super::{PgStore, json};
 use crate::store::writer::UpsertBatch;
-use crate::store::{Result, StoredObject, UpsertOutcome, to_json};
+use crate::store::{Result, StoredObject, UpsertOutcome};
 
 /// Objects read per round trip by [`for_each_object`].
 const PAGE: i64 = 1_000;
@@ -55,17 +55,14 @@ pub(super) struct Chunk {
     at: Vec<String>,
 }
 
-/// Splits `batches` into chunks without repeated keys, serialising attributes as the SQLite
-/// backend does (keys sorted), so an unchanged object compares equal as text.
+/// Splits `batches` into chunks without repeated keys. The attributes are canonical JSON (as
+/// the SQLite backend stores them), so an unchanged object compares equal as text.
 pub(super) fn chunks(batches: &[UpsertBatch]) -> Vec<Chunk> {
     let mut chunks = vec![Chunk::default()];
     let mut seen: HashSet<(String, String)> = HashSet::new();
     for batch in batches {
-        for object in &batch.objects {
-            let key = (
-                object.object_type.as_str().to_owned(),
-                object.external_id.clone(),
-            );
+        for object in batch.iter() {
+            let key = (object.object_type.to_owned(), object.external_id.to_owned());
             if !seen.insert(key.clone()) {
                 seen = HashSet::from([key]);
                 chunks.push(Chunk::default());
@@ -73,10 +70,10 @@ pub(super) fn chunks(batches: &[UpsertBatch]) -> Vec<Chunk> {
             let Some(chunk) = chunks.last_mut() else {
                 continue;
             };
-            chunk.types.push(object.object_type.as_str().to_owned());
-            chunk.ids.push(object.external_id.clone());
-            chunk.scopes.push(object.scope.clone());
-            chunk.attributes.push(to_json(&object.attributes));
+            chunk.types.push(object.object_type.to_owned());
+            chunk.ids.push(object.external_id.to_owned());
+            chunk.scopes.push(object.scope.map(str::to_owned));
+            chunk.attributes.push(object.attributes.to_owned());
             chunk.at.push(batch.at.clone());
         }
     }

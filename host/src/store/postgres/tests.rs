@@ -112,10 +112,7 @@ async fn a_store_is_used_from_inside_a_tokio_runtime() {
         .begin_run("c", ImportMode::Full, None, "t1", None)
         .unwrap();
     let writer = store.open_writer().unwrap();
-    let batch = UpsertBatch {
-        objects: vec![Object::new("User", "u1")],
-        at: "t1".into(),
-    };
+    let batch = UpsertBatch::from_objects(&[Object::new("User", "u1")], "t1");
     let written = crate::store::writer::ImportWriter::start(writer, "c", run_id, None).unwrap();
     written.send(batch).unwrap();
     let written = tokio::task::spawn_blocking(move || written.finish())
@@ -190,10 +187,7 @@ fn upsert_rate_of_a_100k_object_batch() {
                 .with("n", i as i64)
         })
         .collect();
-    let batch = [UpsertBatch {
-        objects,
-        at: "t1".into(),
-    }];
+    let batch = [UpsertBatch::from_objects(&objects, "t1")];
     let mut writer = store.reconnect().unwrap();
     for (round, want) in [(1, UpsertOutcome::Created), (2, UpsertOutcome::Unchanged)] {
         let run_id = store
