@@ -31,7 +31,7 @@ use futures::{SinkExt, StreamExt};
 use crate::client::OktaClient;
 use crate::config::Config;
 use crate::endpoints::{groups, members};
-use crate::mapping::{self, Batches, GROUP, GROUP_MEMBER, USER};
+use crate::mapping::{self, Batches, GROUP, GROUP_MEMBER, Outgoing, USER};
 use crate::plan::{MemberPlan, Plan};
 use crate::syslog::{self, LogDelta, Targets};
 use crate::telemetry::{
@@ -79,7 +79,7 @@ pub async fn import(
         () = cancel.cancelled() => return Err(cancelled()),
         r = read_log(client, &plan, &tel) => r?,
     };
-    let (batches, received) = mpsc::channel::<Vec<Change>>(PAGES_IN_FLIGHT);
+    let (batches, received) = mpsc::channel::<Outgoing>(PAGES_IN_FLIGHT);
     let (group_ids, group_queue) = mpsc::channel::<QueuedGroup>(GROUP_QUEUE);
     let stages = Stages {
         client,
@@ -212,7 +212,7 @@ fn log_advances(tel: &RunTelemetry, from: &OktaWatermark, to: &OktaWatermark) {
 
 /// Hands batches to the sink, one at a time, stopping as soon as the run is cancelled.
 async fn forward(
-    mut received: mpsc::Receiver<Vec<Change>>,
+    mut received: mpsc::Receiver<Outgoing>,
     sink: &mut dyn ChangeSink,
     ctx: &Context,
 ) -> Result<()> {
@@ -220,7 +220,10 @@ async fn forward(
         if ctx.is_cancelled() {
             return Err(cancelled());
         }
-        sink.send(batch).await?;
+        match batch {
+            Outgoing::Changes(changes) => sink.send(changes).await?,
+            Outgoing::Encoded(lines) => sink.send_encoded(lines).await?,
+        }
     }
     Ok(())
 }
@@ -229,9 +232,9 @@ fn cancelled() -> ConnectorError {
     ConnectorError::cancelled("the import was cancelled; no watermark was advanced")
 }
 
-async fn send(batches: &mut Batches, batch: Vec<Change>) -> Result<()> {
+async fn send(batches: &mut Batches, batch: impl Into<Outgoing>) -> Result<()> {
     batches
-        .send(batch)
+        .send(batch.into())
         .await
         .map_err(|_| ConnectorError::internal("the change forwarder stopped early"))
 }
@@ -498,13 +501,13 @@ impl MemberReader {
                     if page.items.is_empty() {
                         continue;
                     }
-                    let batch: Vec<Change> = page
-                        .items
-                        .into_iter()
-                        .map(|m| mapping::member::to_change(&group_id, m.id))
-                        .collect();
-                    self.tel.count_objects(GROUP_MEMBER, batch.len() as u64, 0);
-                    send(&mut batches, batch).await?;
+                    let mut lines = Vec::with_capacity(page.items.len() * 200);
+                    for m in &page.items {
+                        mapping::member::encode(&group_id, &m.id, &mut lines);
+                    }
+                    self.tel
+                        .count_objects(GROUP_MEMBER, page.items.len() as u64, 0);
+                    send(&mut batches, Outgoing::Encoded(lines)).await?;
                 }
                 Ok(None) => break,
                 Err(e)

@@ -470,9 +470,25 @@ impl ChangeSink for HostSink {
         }
         self.buffer.clear();
         batch::encode(&changes, &mut self.buffer);
+        self.deliver(&self.buffer)
+    }
+
+    /// Hands the connector's JSON lines to the host as they are (no decoding and encoding
+    /// again); the host refuses a malformed batch.
+    async fn send_encoded(&mut self, batch: Vec<u8>) -> Result<()> {
+        if batch.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        self.deliver(&batch)
+    }
+}
+
+impl HostSink {
+    /// Calls the host's sink with `bytes`.
+    fn deliver(&self, bytes: &[u8]) -> Result<()> {
         // SAFETY: the host guarantees `sink` and `sink_data` are valid during `connector_import`;
         // the bytes are borrowed for the call only.
-        let code = unsafe { (self.sink)(self.sink_data, self.buffer.as_ptr(), self.buffer.len()) };
+        let code = unsafe { (self.sink)(self.sink_data, bytes.as_ptr(), bytes.len()) };
         if code == SINK_CONTINUE {
             Ok(())
         } else {

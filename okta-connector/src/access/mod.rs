@@ -124,7 +124,7 @@ async fn send(batches: &mut Batches, batch: Vec<Change>) -> Result<()> {
         return Ok(());
     }
     batches
-        .send(batch)
+        .send(batch.into())
         .await
         .map_err(|_| ConnectorError::internal("the change forwarder stopped early"))
 }

@@ -133,7 +133,7 @@ struct IgaStage<'a> {
 impl IgaStage<'_> {
     async fn send(&mut self, batch: Vec<Change>) -> Result<()> {
         self.batches
-            .send(batch)
+            .send(batch.into())
             .await
             .map_err(|_| ConnectorError::internal("the change forwarder stopped early"))
     }

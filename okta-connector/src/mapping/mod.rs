@@ -17,4 +17,20 @@ pub use crate::okta::{
 pub const ORG_SCOPE: &str = "org";
 
 /// Where mapped changes go, one batch per page: the run's forwarder drains them into the sink.
-pub type Batches = futures::channel::mpsc::Sender<Vec<connector_api::Change>>;
+pub type Batches = futures::channel::mpsc::Sender<Outgoing>;
+
+/// One batch for the sink.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Mapped changes.
+    Changes(Vec<connector_api::Change>),
+    /// Changes already written as the plug-in boundary's JSON lines (memberships, see
+    /// [`member::encode`]), handed to `ChangeSink::send_encoded` as they are.
+    Encoded(Vec<u8>),
+}
+
+impl From<Vec<connector_api::Change>> for Outgoing {
+    fn from(changes: Vec<connector_api::Change>) -> Self {
+        Self::Changes(changes)
+    }
+}
