@@ -70,7 +70,7 @@ pub fn to_change(
         last_updated,
         password_changed,
         user_type,
-        mut profile,
+        profile,
         ..
     } = user;
     let ext_id = match external_id {
@@ -101,18 +101,15 @@ pub fn to_change(
         .with("lastUpdated", opt(last_updated))
         .with("passwordChanged", opt(password_changed))
         .with("type", user_type.unwrap_or(Value::Null));
-    for name in STANDARD_PROFILE {
-        if let Some(v) = profile.remove(name)
-            && !v.is_null()
-        {
-            obj.attributes.insert(name.to_owned(), v);
+    // One pass over the profile, its keys moved rather than copied.
+    for (name, v) in profile {
+        if v.is_null() {
+            continue;
         }
-    }
-    if custom_attributes {
-        for (name, v) in profile {
-            if !v.is_null() {
-                obj.attributes.insert(format!("custom.{name}"), v);
-            }
+        if STANDARD_PROFILE.contains(&name.as_str()) {
+            obj.attributes.insert(name, v);
+        } else if custom_attributes {
+            obj.attributes.insert(format!("custom.{name}"), v);
         }
     }
     Ok(Change::Upsert(obj))
