@@ -24,7 +24,7 @@ const WRITER_CHECKPOINT_PAGES: i64 = 10_000;
 
 /// The page cache of an import's writer connection, in KiB: 8 MiB gives S (a 47 MB store) most of
 /// what 16 MiB gives (wall 1.48 s with 2 MiB, 1.29 s with 8, 1.25 s with 16), while L, whose store
-/// no cache of this size holds, keeps its peak RSS at 88 MB (106 MB with 16 MiB).
+/// no cache of this size holds, peaks at 86 MiB (83 MiB with 2 MiB, 104 MiB with 16).
 const WRITER_CACHE_KIB: i64 = 8 * 1024;
 
 /// An open store.
