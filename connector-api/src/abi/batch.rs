@@ -278,6 +278,17 @@ mod tests {
     }
 
     #[test]
+    fn floats_cross_unchanged() {
+        // Parsed back one digit off by `serde_json` without its `float_roundtrip` feature.
+        for x in [1.590_467_775_081_852e-308, 0.1, 1e300, -2.5e-5, f64::MAX] {
+            let change = Change::Upsert(Object::new("User", "u").with("x", x));
+            let mut out = Vec::new();
+            encode(std::slice::from_ref(&change), &mut out);
+            assert_eq!(decode(&out).unwrap(), [change], "{x:e}");
+        }
+    }
+
+    #[test]
     fn encode_appends() {
         let mut out = Vec::new();
         encode(&sample()[..2], &mut out);

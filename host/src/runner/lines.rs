@@ -289,7 +289,10 @@ impl Cursor<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use connector_api::{Object, Scope};
+    use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
@@ -417,6 +420,90 @@ mod tests {
         assert!(err.to_string().contains("malformed batch"), "{err}");
         let err = read(b"\xff\n".to_vec(), "t".into()).unwrap_err();
         assert_eq!(err.kind(), connector_api::ErrorKind::Protocol);
+    }
+
+    /// Any attribute value: every JSON kind, strings with quotes, controls and non-ASCII,
+    /// integers of any size and floats, nested up to four levels.
+    fn any_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            "\\PC*|[\"\\\\\u{0}-\u{1f}é✓a-z]{0,8}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map("[a-zA-Z\"\\\\é]{0,5}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// What `batch::encode` writes for canonical attributes: plain strings, integers that fit,
+    /// nested as deep as the reader follows.
+    fn canonical_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            (-999_999_999_999_999_999_i64..=999_999_999_999_999_999)
+                .prop_map(serde_json::Value::from),
+            "[ -~é✓\n\t]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map("[a-zA-Z_.]{0,6}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn object_with(
+        attributes: BTreeMap<String, serde_json::Value>,
+        id: &str,
+        scope: Option<String>,
+    ) -> Object {
+        let mut object = Object::new("User", id);
+        object.scope = scope;
+        object.attributes = attributes.into_iter().collect();
+        object
+    }
+
+    proptest! {
+        /// Whatever path a line takes, the store gets what the connector sent.
+        #[test]
+        fn every_upsert_reads_back_as_sent(
+            attributes in prop::collection::btree_map("\\PC{0,6}", any_value(), 0..6),
+            id in "\\PC{0,10}",
+            scope in proptest::option::of("\\PC{0,6}"),
+        ) {
+            let object = object_with(attributes, &id, scope);
+            let bytes = encoded(&[Change::Upsert(object.clone())]);
+            let (batch, entries) = read(bytes, "t".into()).unwrap();
+            prop_assert!(matches!(entries.as_slice(), [Entry::Upsert]));
+            let got = batch.get(0).unwrap();
+            prop_assert_eq!(got.object_type, "User");
+            prop_assert_eq!(got.external_id, object.external_id.as_str());
+            prop_assert_eq!(got.scope, object.scope.as_deref());
+            prop_assert_eq!(got.attributes, to_json(&object.attributes));
+        }
+
+        /// What the encoder writes for plain ids and canonical attributes never leaves the
+        /// byte-level path (so real batches are not decoded after all).
+        #[test]
+        fn canonical_upserts_take_the_fast_path(
+            attributes in prop::collection::btree_map("[a-zA-Z_.]{0,8}", canonical_value(), 0..8),
+            id in "[0-9a-zA-Z:]{0,24}",
+            scope in proptest::option::of("[0-9a-zA-Z]{0,20}"),
+        ) {
+            let object = object_with(attributes, &id, scope);
+            let mut line = encoded(&[Change::Upsert(object)]);
+            line.pop();
+            prop_assert!(upsert_line(&line).is_some(), "{}", String::from_utf8_lossy(&line));
+        }
     }
 
     /// A small deterministic generator (xorshift) for the agreement test.
