@@ -422,8 +422,22 @@ mod tests {
         assert_eq!(err.kind(), connector_api::ErrorKind::Protocol);
     }
 
+    /// Arrays and objects (keys from `keys`) of `leaf` values, nested up to four levels.
+    fn nested(
+        leaf: impl Strategy<Value = serde_json::Value> + 'static,
+        keys: &'static str,
+    ) -> impl Strategy<Value = serde_json::Value> {
+        leaf.prop_recursive(4, 24, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(keys, inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     /// Any attribute value: every JSON kind, strings with quotes, controls and non-ASCII,
-    /// integers of any size and floats, nested up to four levels.
+    /// integers of any size and floats.
     fn any_value() -> impl Strategy<Value = serde_json::Value> {
         let leaf = prop_oneof![
             Just(serde_json::Value::Null),
@@ -433,17 +447,11 @@ mod tests {
             any::<f64>().prop_map(serde_json::Value::from),
             "\\PC*|[\"\\\\\u{0}-\u{1f}é✓a-z]{0,8}".prop_map(serde_json::Value::from),
         ];
-        leaf.prop_recursive(4, 24, 4, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
-                prop::collection::btree_map("[a-zA-Z\"\\\\é]{0,5}", inner, 0..4)
-                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
-            ]
-        })
+        nested(leaf, "[a-zA-Z\"\\\\é]{0,5}")
     }
 
-    /// What `batch::encode` writes for canonical attributes: plain strings, integers that fit,
-    /// nested as deep as the reader follows.
+    /// What `batch::encode` writes for canonical attributes: plain strings and integers that
+    /// fit, nested no deeper than the reader follows.
     fn canonical_value() -> impl Strategy<Value = serde_json::Value> {
         let leaf = prop_oneof![
             Just(serde_json::Value::Null),
@@ -452,13 +460,7 @@ mod tests {
                 .prop_map(serde_json::Value::from),
             "[ -~é✓\n\t]{0,12}".prop_map(serde_json::Value::from),
         ];
-        leaf.prop_recursive(4, 24, 4, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
-                prop::collection::btree_map("[a-zA-Z_.]{0,6}", inner, 0..4)
-                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
-            ]
-        })
+        nested(leaf, "[a-zA-Z_.]{0,6}")
     }
 
     fn object_with(
